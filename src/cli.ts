@@ -1,0 +1,167 @@
+#!/usr/bin/env node
+// The command line: a thin layer over load(). Parses options (commander), wires signals to an AbortSignal,
+// prints one summary on stdout and exits 0 (all loaded or skipped), 1 (a file failed), 2 (usage), 3 (the run could
+// not start), 130/143 (interrupted).
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { LoaderError } from './errors.js';
+import { load } from './load.js';
+import { createLogger } from './log.js';
+import { summaryLines } from './report.js';
+import { redact, secretsOf } from './config.js';
+import { VERSION } from './version.js';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, setup: 3, sigint: 130, sigterm: 143 } as const;
+
+function int(name: string) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} takes a whole number`);
+    return Number(v);
+  };
+}
+
+function program(): Command {
+  return new Command('loader')
+    .description(
+      'Load CSV (and gzip CSV) files into a PostgreSQL table, exactly once per file, with an audit row each.',
+    )
+    .version(VERSION, '-V, --version')
+    .argument('<files...>', 'files and glob patterns (quoted patterns are expanded too)')
+    .addOption(new Option('--dsn <url>', 'postgres://user:pass@host:port/db').env('DATABASE_URL'))
+    .requiredOption('-t, --table <[schema.]table>', 'the target table')
+    .option(
+      '--mode <mode>',
+      'upsert | append | insert-only | replace (default: upsert with a key, else append)',
+    )
+    .option(
+      '--key <cols>',
+      'key columns, comma-separated; must match a unique index (default: the primary key)',
+    )
+    .option('-c, --concurrency <n>', 'files loaded at once', int('--concurrency'), 4)
+    .option('--internal-concurrency <n>', 'sub-batches in flight per file', int('--internal-concurrency'), 2)
+    .option(
+      '--disable-internal-parallelism',
+      'one sub-batch at a time per file (same as --internal-concurrency 1)',
+    )
+    .option('--batch-size <n>', 'rows per sub-batch', int('--batch-size'), 50000)
+    .addOption(new Option('--file-type <type>', 'skip detection').choices(['csv', 'parquet']))
+    .option('--max-retries <n>', 'retries of a transient failure', int('--max-retries'), 3)
+    .option('--ignore-extra-columns', 'skip file columns the table lacks instead of failing the file')
+    .option('--delimiter <c>', 'field delimiter (default: sniffed among , ; TAB |)')
+    .option('--quote <c>', 'quote character (default: sniffed, usually ")')
+    .option('--escape <c>', 'escape character inside quotes (default: the quote, doubled)')
+    .option('--null <s>', 'the string that means NULL (default: an unquoted empty field)')
+    .option('--header', 'the first record is a header (default: sniffed)')
+    .option('--no-header', 'there is no header: fields map to columns by position')
+    .option('--encoding <name>', "the files' encoding, as PostgreSQL names it", 'UTF8')
+    .option('--timezone <tz>', 'time zone for timestamps without an offset', 'UTC')
+    .option('--force', 'load files again even if already loaded into this table')
+    .option('--connect-timeout <s>', 'seconds to wait for a connection', int('--connect-timeout'), 30)
+    .addOption(
+      new Option('--log-level <level>', 'log level on stderr')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'silent'])
+        .default('info')
+        .env('LOADER_LOG_LEVEL'),
+    )
+    .option('-q, --quiet', 'print nothing on success; failures still reach stderr')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 all files loaded or skipped, 1 a file failed, 2 usage error, 3 the run could not start
+(connection, target table), 130/143 interrupted by SIGINT/SIGTERM.
+
+Connection: --dsn, else DATABASE_URL, else libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE.
+
+Cron example:
+  15 2 * * *  loader --dsn "$DSN" --table public.events '/data/exports/*.csv' -q`,
+    );
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const cmd = program();
+  cmd.exitOverride();
+  cmd.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  try {
+    cmd.parse(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.code === 'commander.helpDisplayed' ||
+        err.code === 'commander.version' ||
+        err.code === 'commander.help'
+        ? EXIT.ok
+        : EXIT.usage;
+    }
+    throw err;
+  }
+  const o = cmd.opts<Record<string, unknown>>();
+  const log = createLogger(String(o.logLevel ?? 'info'));
+  const secrets = secretsOf(o.dsn as string | undefined, process.env);
+  const abort = new AbortController();
+  let signals = 0;
+  let exitSignal: number = EXIT.sigint;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    exitSignal = sig === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint;
+    if (signals > 1) {
+      process.stderr.write(`loader: ${sig} again, exiting now\n`);
+      process.exit(exitSignal);
+    }
+    process.stderr.write(`loader: ${sig}: rolling back files in flight (again to exit at once)\n`);
+    abort.abort(new LoaderError('CANCELLED', `interrupted by ${sig}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const result = await load(
+      {
+        dsn: o.dsn as string | undefined,
+        table: o.table as string,
+        files: cmd.args,
+        concurrency: o.concurrency as number,
+        internalConcurrency: o.disableInternalParallelism ? 1 : (o.internalConcurrency as number),
+        batchSize: o.batchSize as number,
+        fileType: (o.fileType as 'csv' | 'parquet' | undefined) ?? 'auto',
+        maxRetries: o.maxRetries as number,
+        mode: o.mode as never,
+        key: typeof o.key === 'string' ? o.key.split(',') : undefined,
+        ignoreExtraColumns: o.ignoreExtraColumns === true,
+        delimiter: o.delimiter as string | undefined,
+        quote: o.quote as string | undefined,
+        escape: o.escape as string | undefined,
+        null: o.null as string | undefined,
+        header: o.header as boolean | undefined,
+        encoding: o.encoding as string,
+        timezone: o.timezone as string,
+        force: o.force === true,
+        connectTimeoutMs: (o.connectTimeout as number) * 1000,
+        signal: abort.signal,
+      },
+      { logger: log },
+    );
+    const lines = summaryLines(result);
+    const failed = result.exitCode !== 0;
+    if (!o.quiet || failed) process.stdout.write(lines.join('\n') + '\n');
+    if (abort.signal.aborted) return exitSignal;
+    return result.exitCode;
+  } catch (err) {
+    const msg = redact(err instanceof Error ? err.message : String(err), secrets);
+    if (err instanceof LoaderError) {
+      process.stderr.write(`loader: ${msg} [${err.code}]\n`);
+      return err.code === 'USAGE' ? EXIT.usage : EXIT.setup;
+    }
+    process.stderr.write(`loader: ${msg}\n`);
+    return EXIT.setup;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`loader: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = EXIT.setup;
+  },
+);

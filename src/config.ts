@@ -1,0 +1,192 @@
+// Options are resolved once, here: explicit values > environment > defaults, validated with messages that name
+// the option, then frozen. Nothing downstream applies defaults again.
+import { hostname } from 'node:os';
+import { LoaderError } from './errors.js';
+import { parseTableName, type TableName } from './sql.js';
+
+export const MODES = ['upsert', 'append', 'insert-only', 'replace'] as const;
+export type Mode = (typeof MODES)[number];
+export const FILE_TYPES = ['auto', 'csv', 'parquet'] as const;
+export type FileType = (typeof FILE_TYPES)[number];
+
+export interface LoadOptions {
+  /** postgres://user:pass@host:port/db; else DATABASE_URL; else libpq's PG* variables */
+  dsn?: string;
+  /** [schema.]table */
+  table: string;
+  /** file paths and glob patterns */
+  files: string[];
+  /** files loaded at once (default 4) */
+  concurrency?: number;
+  /** sub-batches in flight per file (default 2) */
+  internalConcurrency?: number;
+  /** rows per sub-batch (default 50000) */
+  batchSize?: number;
+  fileType?: FileType;
+  /** retries of a transient failure per sub-batch or merge (default 3) */
+  maxRetries?: number;
+  /** default: upsert when the target has a primary key or key is given, else append */
+  mode?: Mode;
+  key?: string[];
+  ignoreExtraColumns?: boolean;
+  delimiter?: string;
+  quote?: string;
+  escape?: string;
+  null?: string;
+  /** undefined: sniffed per file */
+  header?: boolean;
+  /** the files' encoding, as PostgreSQL names it (default UTF8) */
+  encoding?: string;
+  /** for timestamps without an offset (default UTC) */
+  timezone?: string;
+  /** load files again even when already loaded */
+  force?: boolean;
+  /** milliseconds to wait for a connection (default 30000) */
+  connectTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface Config {
+  readonly connection: {
+    readonly connectionString?: string;
+    readonly source: 'option' | 'DATABASE_URL' | 'PG*';
+  };
+  readonly target: TableName;
+  readonly tableText: string;
+  readonly patterns: readonly string[];
+  readonly concurrency: number;
+  readonly internalConcurrency: number;
+  readonly batchSize: number;
+  readonly fileType: FileType;
+  readonly maxRetries: number;
+  readonly mode: Mode | undefined;
+  readonly key: readonly string[] | undefined;
+  readonly ignoreExtraColumns: boolean;
+  readonly delimiter: string | undefined;
+  readonly quote: string | undefined;
+  readonly escape: string | undefined;
+  readonly null: string;
+  readonly header: boolean | undefined;
+  readonly encoding: string;
+  readonly timezone: string;
+  readonly force: boolean;
+  readonly connectTimeoutMs: number;
+  readonly host: string;
+  readonly version: string;
+  /** strings that must never be printed (passwords) */
+  readonly secrets: readonly string[];
+}
+
+function usage(message: string): LoaderError {
+  return new LoaderError('USAGE', message);
+}
+
+function positiveInt(name: string, value: number | undefined, dflt: number, max = 1_000_000_000): number {
+  if (value === undefined) return dflt;
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw usage(`${name} must be a whole number from 1 to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+function singleChar(name: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const v = value === '\\t' || value.toLowerCase() === 'tab' ? '\t' : value;
+  if (v.length !== 1 || v === '\n' || v === '\r')
+    throw usage(`${name} must be one character, got ${JSON.stringify(value)}`);
+  return v;
+}
+
+export function secretsOf(connectionString: string | undefined, env: NodeJS.ProcessEnv): string[] {
+  const out: string[] = [];
+  if (connectionString) {
+    try {
+      const u = new URL(connectionString);
+      if (u.password) out.push(u.password, decodeURIComponent(u.password));
+      const p = u.searchParams.get('password');
+      if (p) out.push(p);
+    } catch {
+      // a key=value DSN: take password=... out of it
+      const m = /(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/.exec(connectionString);
+      if (m?.[1]) out.push(m[1].replace(/^'|'$/g, ''));
+    }
+  }
+  if (env.PGPASSWORD) out.push(env.PGPASSWORD);
+  return [...new Set(out.filter((s) => s.length > 0))];
+}
+
+/** Replaces every secret, and the password part of any URL, with ***. */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/gi, '$1***@');
+  for (const s of secrets) out = out.split(s).join('***');
+  return out;
+}
+
+export function resolveConfig(
+  opts: LoadOptions,
+  env: NodeJS.ProcessEnv = process.env,
+  version = '0.0.0',
+): Config {
+  let connection: Config['connection'];
+  if (opts.dsn) connection = { connectionString: opts.dsn, source: 'option' };
+  else if (env.DATABASE_URL) connection = { connectionString: env.DATABASE_URL, source: 'DATABASE_URL' };
+  else connection = { source: 'PG*' };
+
+  if (!opts.table) throw usage('--table is required');
+  let target: TableName;
+  try {
+    target = parseTableName(opts.table);
+  } catch (err) {
+    throw usage(`--table: ${(err as Error).message}`);
+  }
+  if (!opts.files || opts.files.length === 0) throw usage('no files given');
+  if (opts.mode !== undefined && !MODES.includes(opts.mode)) {
+    throw usage(`--mode must be one of ${MODES.join(', ')}, got ${JSON.stringify(opts.mode)}`);
+  }
+  const fileType = opts.fileType ?? 'auto';
+  if (!FILE_TYPES.includes(fileType)) {
+    throw usage(`--file-type must be one of csv, parquet, got ${JSON.stringify(opts.fileType)}`);
+  }
+  const key = opts.key?.map((k) => k.trim()).filter((k) => k.length > 0);
+  if (opts.key && (!key || key.length === 0)) throw usage('--key needs at least one column name');
+  const maxRetries = opts.maxRetries ?? 3;
+  if (!Number.isInteger(maxRetries) || maxRetries < 0 || maxRetries > 100) {
+    throw usage(`--max-retries must be a whole number from 0 to 100, got ${String(opts.maxRetries)}`);
+  }
+  const timezone = opts.timezone ?? 'UTC';
+  if (!/^[A-Za-z0-9_+\-/:.]+$/.test(timezone))
+    throw usage(`--timezone ${JSON.stringify(timezone)} is not a time zone name`);
+  const encoding = (opts.encoding ?? 'UTF8').trim();
+  if (!/^[A-Za-z0-9_-]+$/.test(encoding))
+    throw usage(`--encoding ${JSON.stringify(encoding)} is not an encoding name`);
+  const nul = opts.null ?? '';
+  if (/[\r\n]/.test(nul)) throw usage('--null cannot contain a line break');
+
+  const config: Config = {
+    connection,
+    target,
+    tableText: opts.table,
+    patterns: [...opts.files],
+    concurrency: positiveInt('--concurrency', opts.concurrency, 4, 1000),
+    internalConcurrency: positiveInt('--internal-concurrency', opts.internalConcurrency, 2, 1000),
+    batchSize: positiveInt('--batch-size', opts.batchSize, 50_000),
+    fileType,
+    maxRetries,
+    mode: opts.mode,
+    key: key && key.length > 0 ? key : undefined,
+    ignoreExtraColumns: opts.ignoreExtraColumns ?? false,
+    delimiter: singleChar('--delimiter', opts.delimiter),
+    quote: singleChar('--quote', opts.quote),
+    escape: singleChar('--escape', opts.escape),
+    null: nul,
+    header: opts.header,
+    encoding,
+    timezone,
+    force: opts.force ?? false,
+    connectTimeoutMs: positiveInt('--connect-timeout', opts.connectTimeoutMs, 30_000, 3_600_000),
+    host: hostname(),
+    version,
+    secrets: secretsOf(connection.connectionString, env),
+  };
+  return Object.freeze(config);
+}

@@ -1,0 +1,108 @@
+// The connection pool: sized concurrency x internal-concurrency + 5, fitted to what the server and the role
+// allow, with per-session settings (time zone, application name). Who checks a client out releases it, passing
+// the error so a broken connection is evicted; a checked-out client always has an error listener.
+import pg from 'pg';
+import type { Config } from './config.js';
+
+export interface PoolPlan {
+  concurrency: number;
+  internalConcurrency: number;
+  poolSize: number;
+}
+
+/** The pool budget: each file may hold `internal` COPY connections; +5 covers the run's own catalog, DDL, merge
+ * and audit connections. Lowered to fit `available` connections: file concurrency first, then internal. */
+export function planPool(
+  concurrency: number,
+  internal: number,
+  available: number = Number.POSITIVE_INFINITY,
+): PoolPlan {
+  const size = (c: number, i: number): number => c * i + 5;
+  let c = concurrency;
+  let i = internal;
+  if (size(c, i) > available) c = Math.max(1, Math.floor((available - 5) / i));
+  if (size(c, i) > available) i = Math.max(1, available - 5);
+  const poolSize = Math.max(
+    2,
+    Math.min(size(c, i), Number.isFinite(available) ? Math.max(2, available) : size(c, i)),
+  );
+  return { concurrency: c, internalConcurrency: i, poolSize };
+}
+
+export function createPool(config: Config, max: number): pg.Pool {
+  const tz = config.timezone.replace(/([\\ ])/g, '\\$1');
+  const pool = new pg.Pool({
+    ...(config.connection.connectionString ? { connectionString: config.connection.connectionString } : {}),
+    max,
+    connectionTimeoutMillis: config.connectTimeoutMs,
+    idleTimeoutMillis: 10_000,
+    application_name: 'loader',
+    options: `-c TimeZone=${tz}`,
+  });
+  return pool;
+}
+
+/** Free connection slots for this role on this server, counting the connection asking. */
+export async function availableConnections(
+  client: pg.ClientBase,
+): Promise<{ available: number; detail: string }> {
+  const { rows } = await client.query<{
+    max_conn: number;
+    reserved: number;
+    in_use: number;
+    role_limit: number;
+    role_in_use: number;
+    is_super: boolean;
+  }>(`SELECT current_setting('max_connections')::int AS max_conn,
+            current_setting('superuser_reserved_connections')::int
+              + coalesce(nullif(current_setting('reserved_connections', true), '')::int, 0) AS reserved,
+            (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend') AS in_use,
+            r.rolconnlimit AS role_limit,
+            (SELECT count(*)::int FROM pg_stat_activity
+              WHERE backend_type = 'client backend' AND usename = current_user) AS role_in_use,
+            r.rolsuper AS is_super
+       FROM pg_roles r WHERE r.rolname = current_user`);
+  const r = rows[0];
+  if (!r) return { available: Number.POSITIVE_INFINITY, detail: 'unknown' };
+  const server = r.max_conn - (r.is_super ? 0 : r.reserved) - r.in_use + 1;
+  const role = r.role_limit >= 0 && !r.is_super ? r.role_limit - r.role_in_use + 1 : Number.POSITIVE_INFINITY;
+  return {
+    available: Math.max(1, Math.min(server, role)),
+    detail: `max_connections=${r.max_conn}, reserved=${r.reserved}, in use=${r.in_use}, role limit=${r.role_limit}, role in use=${r.role_in_use}`,
+  };
+}
+
+const onClientError = (): void => {
+  // The error surfaces on the query in flight; this listener only keeps a dead backend from crashing the process.
+};
+
+/** Runs fn with a pooled client; the client is released in finally, evicted when fn failed with a connection
+ * error (a data error leaves the connection usable). */
+export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  client.on('error', onClientError);
+  let failure: Error | undefined;
+  try {
+    return await fn(client);
+  } catch (err) {
+    // Anything but a server-reported error may have left the protocol mid-stream: evict the connection.
+    if (!(err instanceof pg.DatabaseError)) failure = err instanceof Error ? err : new Error(String(err));
+    throw err;
+  } finally {
+    client.off('error', onClientError);
+    client.release(failure);
+  }
+}
+
+/** BEGIN ... COMMIT around fn; ROLLBACK on failure. */
+export async function inTransaction<T>(client: pg.ClientBase, fn: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    const out = await fn();
+    await client.query('COMMIT');
+    return out;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,83 @@
+import pg from 'pg';
+
+// Errors are classes with a stable `code` (listed in the README), a `cause` and context. Policy is decided by
+// `code` and by classifySqlState(), never by matching message text.
+
+export type ErrorCode =
+  | 'USAGE' // bad option or argument
+  | 'CONNECTION' // cannot reach or authenticate to PostgreSQL
+  | 'TARGET' // the target table is missing or unusable (columns, key, mode)
+  | 'DETECT' // the file's format cannot be detected or is not supported
+  | 'READ' // the file cannot be read (missing, not a file, truncated gzip, ...)
+  | 'CSV' // the CSV itself is malformed (unterminated quote, ...)
+  | 'COLUMNS' // the file's columns do not fit the target
+  | 'DATA' // PostgreSQL rejected a value or a row (SQLSTATE class 22 or 23)
+  | 'STAGING_LOST' // staging rows vanished (server crash recovery) and could not be restored
+  | 'REPLACE_ABORTED' // replace mode: another file of the run failed, so nothing was replaced
+  | 'CANCELLED' // the run was cancelled
+  | 'DATABASE' // any other PostgreSQL error
+  | 'INTERNAL';
+
+export interface ErrorContext {
+  file?: string;
+  line?: number;
+  column?: string;
+  value?: string;
+  sqlState?: string;
+}
+
+export class LoaderError extends Error {
+  readonly code: ErrorCode;
+  readonly context: ErrorContext;
+  constructor(code: ErrorCode, message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LoaderError';
+    this.code = code;
+    this.context = context;
+  }
+}
+
+export type ErrorClass = 'retry' | 'reject' | 'fatal';
+
+/** SQLSTATEs and socket errors worth another try: connection loss, serialization, deadlock, too many clients,
+ * admin/crash shutdown and "cannot connect now" while the server starts. */
+export function classifySqlState(sqlState: string): ErrorClass {
+  if (sqlState.startsWith('08')) return 'retry';
+  if (sqlState === '40001' || sqlState === '40P01' || sqlState === '53300') return 'retry';
+  if (sqlState === '57P01' || sqlState === '57P02' || sqlState === '57P03') return 'retry';
+  if (sqlState.startsWith('22') || sqlState.startsWith('23')) return 'reject';
+  return 'fatal';
+}
+
+const SOCKET_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
+
+/** The one place that decides what an error means for policy. */
+export function classifyError(err: unknown): ErrorClass {
+  if (err instanceof LoaderError) return err.code === 'DATA' ? 'reject' : 'fatal';
+  if (err instanceof pg.DatabaseError) return classifySqlState(err.code ?? '');
+  if (err && typeof err === 'object') {
+    const e = err as { code?: unknown; name?: unknown };
+    if (typeof e.code === 'string') {
+      if (SOCKET_CODES.has(e.code)) return 'retry';
+    }
+    if (e.name === 'AbortError') return 'fatal';
+    // node-postgres reports a dropped connection ("Connection terminated unexpectedly") and a pool checkout
+    // timeout as plain Errors without a code; everything coded is handled above, so a bare Error from the driver
+    // is a connection problem, retried within the budget.
+    if (err instanceof Error && !(err instanceof TypeError) && !(err instanceof RangeError)) return 'retry';
+  }
+  return 'fatal';
+}
+
+export function sqlStateOf(err: unknown): string | undefined {
+  return err instanceof pg.DatabaseError ? err.code : undefined;
+}

@@ -1,0 +1,587 @@
+// One file's way through: detect, plan (hash + record scan in a worker), claim (skip if already loaded), map
+// columns, COPY its sub-batches in parallel into its staging table, then merge + audit in one transaction.
+// The file is all or nothing; whatever happens, it leaves an audit row.
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { parse } from 'csv-parse/sync';
+import type pg from 'pg';
+import type { Piscina } from 'piscina';
+import type { Logger } from 'pino';
+import type { PlanResult, PlanTask } from '../workers/plan.js';
+import { alreadyLoaded, auditExists, insertAudit, type AuditRow, type FileStatus } from './audit.js';
+import type { Target } from './catalog.js';
+import { mapColumns } from './columns.js';
+import type { Config } from './config.js';
+import { redact } from './config.js';
+import { copyBatch, copyOn, describeCopyError, type BatchSource } from './copy.js';
+import { withClient, inTransaction } from './db.js';
+import { detect, type Detected } from './detect.js';
+import { LoaderError, classifyError, sqlStateOf } from './errors.js';
+import { BATCH_COL, copySql, mergeSql, stagingDdl, type CopyDialect, type FileColumn } from './merge.js';
+import { withRetry } from './retry.js';
+import type { ScanResult, SubBatchRange } from './scan.js';
+import { decoderName, sniff } from './sniff.js';
+import { qualified, quoteIdent } from './sql.js';
+
+export interface FileResult {
+  path: string;
+  status: FileStatus;
+  format: 'csv' | 'parquet' | 'unknown';
+  sha256: string | null;
+  bytes: number;
+  rowsRead: number;
+  rowsInserted: number;
+  rowsUpdated: number;
+  rowsSkipped: number;
+  rowsRejected: number;
+  subBatches: number;
+  retries: number;
+  durationMs: number;
+  error?: { code: string; message: string; line?: number; column?: string };
+}
+
+export interface RunContext {
+  config: Config;
+  pool: pg.Pool;
+  workers: Piscina;
+  target: Target;
+  runId: string;
+  log: Logger;
+  internalConcurrency: number;
+  signal: AbortSignal;
+  /** resolves when every earlier file (in sorted path order) has finished: merges commit in that order */
+  mergeTurn(index: number): Promise<void>;
+}
+
+/** A file whose rows sit in staging, waiting for the run's replace transaction. */
+export interface StagedFile {
+  result: FileResult;
+  audit: AuditRow;
+  stagingSql: string;
+  columns: FileColumn[];
+}
+
+interface Prepared {
+  detected: Detected;
+  dialect: CopyDialect;
+  scan: ScanResult;
+  columns: FileColumn[];
+}
+
+export async function loadFile(
+  ctx: RunContext,
+  path: string,
+  index: number,
+): Promise<{ result: FileResult; staged?: StagedFile }> {
+  const { config, target, log } = ctx;
+  const started = new Date();
+  const loadId = randomUUID();
+  const res: FileResult = {
+    path,
+    status: 'failed',
+    format: 'unknown',
+    sha256: null,
+    bytes: 0,
+    rowsRead: 0,
+    rowsInserted: 0,
+    rowsUpdated: 0,
+    rowsSkipped: 0,
+    rowsRejected: 0,
+    subBatches: 0,
+    retries: 0,
+    durationMs: 0,
+  };
+  const audit = (status: FileStatus, err?: LoaderError): AuditRow => ({
+    runId: ctx.runId,
+    loadId,
+    path,
+    sha256: res.sha256,
+    bytes: res.bytes,
+    format: res.format,
+    targetOid: target.oid,
+    targetSchema: target.schema,
+    targetTable: target.table,
+    mode: target.mode,
+    status,
+    forced: config.force || target.mode === 'replace',
+    rowsRead: res.rowsRead,
+    rowsInserted: res.rowsInserted,
+    rowsUpdated: res.rowsUpdated,
+    rowsSkipped: res.rowsSkipped,
+    rowsRejected: res.rowsRejected,
+    subBatches: res.subBatches,
+    retries: res.retries,
+    startedAt: started,
+    finishedAt: new Date(),
+    errorCode: err?.code ?? null,
+    errorMessage: err ? redact(err.message, config.secrets) : null,
+    host: config.host,
+    loaderVersion: config.version,
+  });
+  const stagingName = `loader_stg_${ctx.runId.replaceAll('-', '').slice(0, 12)}_${index}`;
+  const stagingSql = qualified(target.schema, stagingName);
+  let stagingCreated = false;
+  const fileAbort = new AbortController();
+  const onRunAbort = (): void => fileAbort.abort(ctx.signal.reason);
+  ctx.signal.addEventListener('abort', onRunAbort, { once: true });
+  const signal = fileAbort.signal;
+  try {
+    const prep = await prepare(ctx, path, res, signal);
+    if (!config.force && target.mode !== 'replace' && res.sha256) {
+      const prev = await withClient(ctx.pool, (c) =>
+        alreadyLoaded(c, target.schema, target.oid, res.sha256!),
+      );
+      if (prev) {
+        res.status = 'skipped';
+        res.rowsRead = 0;
+        res.subBatches = 0;
+        const why = `already loaded into ${target.sql} by run ${prev.runId} at ${prev.finishedAt.toISOString()} (use --force to load again)`;
+        log.info({ file: path }, `skipped: ${why}`);
+        res.error = { code: 'ALREADY_LOADED', message: why };
+        await withClient(ctx.pool, (c) =>
+          insertAudit(c, target.schema, {
+            ...audit('skipped'),
+            errorCode: 'ALREADY_LOADED',
+            errorMessage: why,
+          }),
+        );
+        return { result: finish(res, started) };
+      }
+    }
+    const sources = batchSources(path, prep);
+    const fileColumns = prep.columns.map((c) => c.stagingName);
+    const onRetry = (err: Error, attempt: number): void => {
+      res.retries++;
+      log.warn(
+        { file: path, attempt, err: redact(err.message, config.secrets) },
+        'transient error, retrying',
+      );
+    };
+    const direct =
+      target.mode === 'append' && prep.scan.batches.length <= 1 && prep.columns.every((c) => c.target);
+    if (direct) {
+      // One sub-batch appended: COPY straight into the target inside the file's transaction, no staging.
+      const copy = copySql(target.sql, fileColumns, prep.dialect);
+      const source = sources[0];
+      let counted = 0;
+      await withRetry(
+        (attempt) =>
+          withClient(ctx.pool, async (client) => {
+            if (attempt > 1 && (await auditExists(client, target.schema, loadId))) return; // the COMMIT had landed
+            await inTransaction(client, async () => {
+              await source?.load?.();
+              counted = source
+                ? await copyOn(client, { sql: copy, source, retries: 0, signal, onRetry }, false).catch(
+                    async (err) => {
+                      throw await describeCopyError(err, source, {
+                        file: path,
+                        dialect: prep.dialect,
+                        columns: fileColumns,
+                      });
+                    },
+                  )
+                : 0;
+              res.rowsRead = counted;
+              res.rowsInserted = counted;
+              res.subBatches = source ? 1 : 0;
+              res.status = 'succeeded';
+              await insertAudit(client, target.schema, audit('succeeded'));
+            });
+          }),
+        { retries: config.maxRetries, signal, onRetry },
+      );
+      log.info({ file: path, rows: res.rowsInserted }, 'loaded');
+      return { result: finish(res, started) };
+    }
+
+    // Staging path: create, COPY sub-batches in parallel, verify, merge + audit in one transaction.
+    let startTime = '';
+    await withClient(ctx.pool, async (c) => {
+      await c.query(stagingDdl(stagingSql, prep.columns));
+      stagingCreated = true;
+      startTime =
+        (await c.query<{ t: string }>(`SELECT pg_postmaster_start_time()::text AS t`)).rows[0]?.t ?? '';
+    });
+    const copy = copySql(stagingSql, fileColumns, prep.dialect);
+    const counts = new Map<number, number>();
+    const copyOne = async (source: BatchSource): Promise<void> => {
+      try {
+        await source.load?.();
+        const n = await copyBatch({
+          pool: ctx.pool,
+          sql: copy,
+          staging: stagingSql,
+          source,
+          retries: config.maxRetries,
+          signal,
+          onRetry,
+        });
+        counts.set(source.batch.index, n);
+        source.release?.();
+      } catch (err) {
+        throw await describeCopyError(err, source, {
+          file: path,
+          dialect: prep.dialect,
+          columns: fileColumns,
+          relation: { actual: stagingName, shown: target.table },
+        });
+      }
+    };
+    await runBounded(sources, ctx.internalConcurrency, fileAbort, copyOne);
+    res.subBatches = sources.length;
+    res.rowsRead = [...counts.values()].reduce((a, b) => a + b, 0);
+
+    if (target.mode === 'replace') {
+      res.status = 'succeeded';
+      return {
+        result: res,
+        staged: { result: res, audit: audit('succeeded'), stagingSql, columns: prep.columns },
+      };
+    }
+
+    await ctx.mergeTurn(index);
+    const merge = mergeSql(target, stagingSql, prep.columns, target.mode);
+    for (let round = 0; ; round++) {
+      const lost = await withRetry(
+        (attempt) =>
+          withClient(ctx.pool, async (client) => {
+            if (attempt > 1 && (await auditExists(client, target.schema, loadId))) return []; // COMMIT had landed
+            return inTransaction(client, async () => {
+              // Crash recovery empties UNLOGGED tables: after a restart or any retry, check every sub-batch is whole.
+              const now = (await client.query<{ t: string }>(`SELECT pg_postmaster_start_time()::text AS t`))
+                .rows[0]?.t;
+              if (now !== startTime || res.retries > 0) {
+                const missing = await incompleteBatches(client, stagingSql, counts);
+                if (missing.length > 0) return missing;
+              }
+              const { rows } = await client.query<{ inserted: string; updated: string }>(merge);
+              res.rowsInserted = Number(rows[0]?.inserted ?? 0);
+              res.rowsUpdated = Number(rows[0]?.updated ?? 0);
+              res.rowsSkipped = res.rowsRead - res.rowsInserted - res.rowsUpdated;
+              res.status = 'succeeded';
+              await insertAudit(client, target.schema, audit('succeeded'));
+              await client.query(`DROP TABLE ${stagingSql}`);
+              stagingCreated = false;
+              return [];
+            });
+          }),
+        { retries: config.maxRetries, signal, onRetry },
+      );
+      if (lost.length === 0) break;
+      if (round >= 1) {
+        throw new LoaderError(
+          'STAGING_LOST',
+          `staging rows of sub-batches ${lost.join(', ')} were lost twice (server restarts?)`,
+        );
+      }
+      log.warn(
+        { file: path, batches: lost },
+        'staging lost rows (server restart?): copying those sub-batches again',
+      );
+      if (!(await stagingExists(ctx.pool, stagingSql))) {
+        await withClient(ctx.pool, (c) => c.query(stagingDdl(stagingSql, prep.columns)));
+      }
+      await runBounded(
+        sources.filter((s) => lost.includes(s.batch.index)),
+        ctx.internalConcurrency,
+        fileAbort,
+        copyOne,
+      );
+    }
+    log.info(
+      { file: path, inserted: res.rowsInserted, updated: res.rowsUpdated, skipped: res.rowsSkipped },
+      'loaded',
+    );
+    return { result: finish(res, started) };
+  } catch (caught) {
+    const err = toLoaderError(caught, ctx.signal.aborted);
+    const unique = (caught as { constraint?: string }).constraint === 'loader_audit_once';
+    if (unique) {
+      // Another run committed the same content first: the database's guarantee did its job.
+      res.status = 'skipped';
+      res.rowsInserted = res.rowsUpdated = 0;
+      res.error = { code: 'ALREADY_LOADED', message: 'loaded by another run meanwhile' };
+    } else {
+      res.status = err.code === 'CANCELLED' ? 'cancelled' : 'failed';
+      res.rowsInserted = res.rowsUpdated = res.rowsSkipped = 0;
+      res.error = {
+        code: err.code,
+        message: redact(err.message, config.secrets),
+        line: err.context.line,
+        column: err.context.column,
+      };
+    }
+    if (res.status !== 'skipped') log.error({ file: path, code: err.code }, `${path}: ${res.error.message}`);
+    await withClient(ctx.pool, (c) =>
+      insertAudit(c, target.schema, {
+        ...audit(res.status),
+        errorCode: res.error!.code,
+        errorMessage: res.error!.message,
+      }),
+    ).catch((e: Error) =>
+      log.error({ file: path }, `could not write the audit row: ${redact(e.message, config.secrets)}`),
+    );
+    return { result: finish(res, started) };
+  } finally {
+    ctx.signal.removeEventListener('abort', onRunAbort);
+    if (stagingCreated && target.mode !== 'replace') await dropStaging(ctx.pool, stagingSql);
+    if (stagingCreated && target.mode === 'replace' && res.status !== 'succeeded')
+      await dropStaging(ctx.pool, stagingSql);
+  }
+}
+
+function finish(res: FileResult, started: Date): FileResult {
+  res.durationMs = Date.now() - started.getTime();
+  return res;
+}
+
+export function toLoaderError(err: unknown, cancelled: boolean): LoaderError {
+  if (cancelled) return new LoaderError('CANCELLED', 'cancelled', {}, { cause: err });
+  if (err instanceof LoaderError) return err;
+  const e = err as Error & { code?: string; detail?: string };
+  const cls = classifyError(err);
+  if (cls === 'reject') {
+    return new LoaderError(
+      'DATA',
+      `merge: ${e.message}${e.detail ? ` (${e.detail})` : ''}`,
+      { sqlState: e.code },
+      { cause: err },
+    );
+  }
+  if (cls === 'retry')
+    return new LoaderError('CONNECTION', `gave up after retries: ${e.message}`, {}, { cause: err });
+  const sqlState = sqlStateOf(err);
+  return new LoaderError(
+    sqlState ? 'DATABASE' : 'INTERNAL',
+    e.message ?? String(err),
+    { sqlState },
+    { cause: err },
+  );
+}
+
+export async function dropStaging(pool: pg.Pool, stagingSql: string): Promise<void> {
+  await withClient(pool, (c) => c.query(`DROP TABLE IF EXISTS ${stagingSql}`)).catch(() => {});
+}
+
+async function stagingExists(pool: pg.Pool, stagingSql: string): Promise<boolean> {
+  return withClient(
+    pool,
+    async (c) =>
+      (await c.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [stagingSql])).rows[0]?.ok === true,
+  );
+}
+
+async function incompleteBatches(
+  client: pg.ClientBase,
+  stagingSql: string,
+  counts: Map<number, number>,
+): Promise<number[]> {
+  const { rows } = await client.query<{ b: number; n: string }>(
+    `SELECT ${quoteIdent(BATCH_COL)} AS b, count(*) AS n FROM ${stagingSql} GROUP BY 1`,
+  );
+  const have = new Map(rows.map((r) => [r.b, Number(r.n)]));
+  return [...counts].filter(([b, n]) => (have.get(b) ?? 0) !== n).map(([b]) => b);
+}
+
+/** Detect, sniff, plan in a worker, parse the header and map columns. */
+async function prepare(
+  ctx: RunContext,
+  path: string,
+  res: FileResult,
+  signal: AbortSignal,
+): Promise<Prepared> {
+  const { config, target } = ctx;
+  const detected = await detect(path, config.fileType);
+  res.format = detected.format;
+  res.bytes = detected.bytes;
+  if (detected.format === 'parquet') {
+    throw new LoaderError('DETECT', 'Parquet input is not supported by this version yet');
+  }
+  const s = sniff(detected.sample, {
+    delimiter: config.delimiter,
+    quote: config.quote,
+    escape: config.escape,
+    header: config.header,
+    encoding: decoderName(config.encoding),
+    columns: target.columns.map((c) => c.name),
+  });
+  const dialect: CopyDialect = {
+    delimiter: s.delimiter,
+    quote: s.quote,
+    escape: config.escape ?? s.quote,
+    null: config.null,
+    encoding: config.encoding,
+  };
+  const header = s.header ?? true;
+  const task: PlanTask = {
+    path,
+    gzip: detected.gzip,
+    quote: dialect.quote.charCodeAt(0),
+    escape: dialect.escape.charCodeAt(0),
+    batchSize: config.batchSize,
+    header,
+    skipBytes: s.bom ? 3 : 0,
+  };
+  const planned = (await ctx.workers.run(task, { signal })) as PlanResult;
+  if (planned.sha256) res.sha256 = planned.sha256;
+  if (!planned.ok) {
+    throw new LoaderError(planned.kind === 'csv' ? 'CSV' : 'READ', planned.message, {
+      file: path,
+      line: planned.line,
+    });
+  }
+  res.sha256 = planned.sha256;
+  res.rowsRead = planned.scan.records;
+  let headerFields: string[] | undefined;
+  if (header && planned.scan.header) {
+    const bytes = await readRange(path, detected, planned.scan.header.start, planned.scan.header.end);
+    const rows = parse(bytes.toString(decoderName(config.encoding)), {
+      delimiter: dialect.delimiter,
+      quote: dialect.quote,
+      escape: dialect.escape,
+      relax_column_count: true,
+    }) as string[][];
+    headerFields = rows[0] ?? [];
+  }
+  if (!headerFields && planned.scan.records === 0) {
+    // Empty file: nothing to map; load zero rows.
+    return { detected, dialect, scan: planned.scan, columns: [] };
+  }
+  const columns = mapColumns(
+    headerFields,
+    s.firstRecord.length,
+    target,
+    target.mode,
+    config.ignoreExtraColumns,
+    config.tableText,
+  );
+  return { detected, dialect, scan: planned.scan, columns };
+}
+
+async function readRange(path: string, d: Detected, start: number, end: number): Promise<Buffer> {
+  if (!d.gzip && end <= d.sample.length) return d.sample.subarray(start, end);
+  if (d.gzip && end <= d.sample.length) return d.sample.subarray(start, end);
+  const chunks: Buffer[] = [];
+  for await (const c of rangeStream(path, d.gzip, start, end)) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** A stream of decoded bytes [start, end): a file slice, or the gzip stream decompressed and cut. */
+function rangeStream(path: string, gzip: boolean, start: number, end: number): Readable {
+  if (end <= start) return Readable.from([]);
+  if (!gzip) return createReadStream(path, { start, end: end - 1, highWaterMark: 1 << 20 });
+  const raw = createReadStream(path, { highWaterMark: 1 << 20 });
+  const gz = raw.pipe(createGunzip());
+  raw.on('error', (e) => gz.destroy(e));
+  return Readable.from(
+    (async function* () {
+      let pos = 0;
+      try {
+        for await (const chunk of gz) {
+          const c = chunk as Buffer;
+          const s = Math.max(start - pos, 0);
+          const e = Math.min(end - pos, c.length);
+          if (e > s) yield c.subarray(s, e);
+          pos += c.length;
+          if (pos >= end) break;
+        }
+      } finally {
+        gz.destroy();
+        raw.destroy();
+      }
+    })(),
+  );
+}
+
+function batchSources(path: string, prep: Prepared): BatchSource[] {
+  if (!prep.detected.gzip) {
+    return prep.scan.batches.map((batch: SubBatchRange) => ({
+      batch,
+      open: () => rangeStream(path, false, batch.start, batch.end),
+      bytes: () => readRange(path, prep.detected, batch.start, batch.end),
+    }));
+  }
+  // gzip has no random access: one decompression pass cuts the sub-batches in order; each is held in memory from
+  // its turn until its COPY is done (so a retry can resend it), so at most --internal-concurrency are held.
+  const splitter = new GzipSplitter(path);
+  return prep.scan.batches.map((batch: SubBatchRange) => {
+    let buf: Buffer | undefined;
+    const load = async (): Promise<Buffer> => (buf ??= await splitter.take(batch.start, batch.end));
+    return {
+      batch,
+      load: async () => void (await load()),
+      release: () => (buf = undefined),
+      open: () => Readable.from([buf ?? Buffer.alloc(0)]),
+      bytes: load,
+    };
+  });
+}
+
+/** Decompresses a gzip file once, handing out consecutive byte ranges of its content in order. */
+class GzipSplitter {
+  private readonly it: AsyncIterator<Buffer>;
+  private pending: Buffer = Buffer.alloc(0);
+  private pos = 0; // decoded offset of pending[0]
+  private chain: Promise<unknown> = Promise.resolve();
+  constructor(path: string) {
+    const raw = createReadStream(path, { highWaterMark: 1 << 20 });
+    const gz = raw.pipe(createGunzip());
+    raw.on('error', (e) => gz.destroy(e));
+    this.it = gz[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  }
+  take(start: number, end: number): Promise<Buffer> {
+    const run = this.chain.then(async () => {
+      if (start < this.pos) {
+        throw new LoaderError(
+          'STAGING_LOST',
+          'a gzip sub-batch had to be sent again after its bytes were released',
+        );
+      }
+      const parts: Buffer[] = [];
+      while (this.pos < end) {
+        if (this.pending.length === 0) {
+          const r = await this.it.next();
+          if (r.done) break;
+          this.pending = r.value;
+        }
+        const from = Math.max(start - this.pos, 0);
+        const to = Math.min(end - this.pos, this.pending.length);
+        if (to > from) parts.push(this.pending.subarray(from, to));
+        this.pending = this.pending.subarray(to);
+        this.pos += to;
+      }
+      return Buffer.concat(parts);
+    });
+    this.chain = run.catch(() => {});
+    return run;
+  }
+}
+
+/** Runs fn over items with at most `limit` in flight; the first failure aborts the rest and is the one thrown. */
+export async function runBounded<T>(
+  items: T[],
+  limit: number,
+  abort: AbortController,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let first: unknown;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && first === undefined && !abort.signal.aborted) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (err) {
+        if (first === undefined) {
+          first = err;
+          abort.abort(err);
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (first !== undefined) throw first;
+  if (abort.signal.aborted) throw abort.signal.reason;
+}

@@ -1,0 +1,8 @@
+// The library: load() with the same options as the command line, and its types.
+export { load, type LoadResult, type LoadHooks } from './load.js';
+export type { LoadOptions, Mode, FileType } from './config.js';
+export type { FileResult } from './file.js';
+export type { FileStatus } from './audit.js';
+export { LoaderError, type ErrorCode } from './errors.js';
+export { createLogger } from './log.js';
+export { VERSION } from './version.js';

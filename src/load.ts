@@ -1,0 +1,297 @@
+// The run: resolve config, read the target once, fit the pool to the server, discover files, schedule them up to
+// --concurrency at once (in sorted path order, so merges can commit in that order), and, for replace, swap the
+// table's contents in one transaction at the end. Returns a typed result; never throws on bad input.
+import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import pg from 'pg';
+import { Piscina } from 'piscina';
+import { ensureAuditTable, insertAudit } from './audit.js';
+import { readTarget, type Target } from './catalog.js';
+import { redact, resolveConfig, type LoadOptions } from './config.js';
+import { availableConnections, createPool, inTransaction, planPool, withClient } from './db.js';
+import { discover } from './discover.js';
+import { LoaderError } from './errors.js';
+import {
+  dropStaging,
+  loadFile,
+  toLoaderError,
+  type FileResult,
+  type RunContext,
+  type StagedFile,
+} from './file.js';
+import { silentLogger, type Logger } from './log.js';
+import { mergeSql } from './merge.js';
+import { VERSION } from './version.js';
+
+export interface LoadResult {
+  runId: string;
+  target: string;
+  mode: string;
+  files: FileResult[];
+  totals: {
+    files: number;
+    succeeded: number;
+    failed: number;
+    skipped: number;
+    cancelled: number;
+    rowsInserted: number;
+    rowsUpdated: number;
+    rowsSkipped: number;
+    bytes: number;
+  };
+  durationMs: number;
+  /** 0 all loaded or skipped; 1 some file failed; 130 cancelled */
+  exitCode: number;
+  /** patterns that matched no file */
+  unmatched: string[];
+}
+
+export interface LoadHooks {
+  logger?: Logger;
+}
+
+const workerUrl = new URL('../workers/plan.js', import.meta.url);
+
+export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise<LoadResult> {
+  const config = resolveConfig(options, process.env, VERSION);
+  const log = hooks.logger ?? silentLogger;
+  const started = Date.now();
+  const runId = randomUUID();
+  const signal = options.signal ?? new AbortController().signal;
+
+  const { files, unmatched } = await discover(config.patterns);
+  for (const p of unmatched) log.warn({ pattern: p }, `no file matches ${p}`);
+  if (files.length === 0) {
+    log.warn('no files to load');
+    return summarize(runId, config.tableText, config.mode ?? 'append', [], unmatched, started, false);
+  }
+
+  let target: Target;
+  let plan;
+  const setup = new pg.Client({
+    ...(config.connection.connectionString ? { connectionString: config.connection.connectionString } : {}),
+    connectionTimeoutMillis: config.connectTimeoutMs,
+    application_name: 'loader',
+  });
+  setup.on('error', () => {});
+  try {
+    await setup.connect();
+    target = await readTarget(setup, config);
+    const { available, detail } = await availableConnections(setup);
+    plan = planPool(config.concurrency, config.internalConcurrency, available);
+    if (plan.concurrency !== config.concurrency || plan.internalConcurrency !== config.internalConcurrency) {
+      log.warn(
+        { wanted: config.concurrency * config.internalConcurrency + 5, available, detail, ...plan },
+        `the server allows ${available} more connections: concurrency lowered to ${plan.concurrency} x ${plan.internalConcurrency}`,
+      );
+    }
+    await ensureAuditTable(setup, target.schema);
+  } catch (err) {
+    const e =
+      err instanceof LoaderError
+        ? err
+        : new LoaderError('CONNECTION', (err as Error).message, {}, { cause: err });
+    throw new LoaderError(e.code, redact(e.message, config.secrets), e.context, { cause: err });
+  } finally {
+    await setup.end().catch(() => {});
+  }
+  log.info(
+    {
+      runId,
+      target: target.sql,
+      mode: target.mode,
+      key: target.key,
+      files: files.length,
+      pool: plan.poolSize,
+    },
+    'run starting',
+  );
+
+  const pool = createPool(config, plan.poolSize);
+  pool.on('error', (err) => log.warn({ err: redact(err.message, config.secrets) }, 'idle connection failed'));
+  const workers = new Piscina({
+    filename: workerUrl.href,
+    maxThreads: Math.max(1, Math.min(availableParallelism(), plan.concurrency)),
+    minThreads: 1,
+    idleTimeout: 5_000,
+  });
+  const results: FileResult[] = new Array(files.length);
+  const staged: StagedFile[] = [];
+  // Merge order: file i merges after files 0..i-1 have finished, so the later file in path order wins a key.
+  const done = files.map(() => {
+    let resolve!: () => void;
+    const p = new Promise<void>((r) => (resolve = r));
+    return { p, resolve };
+  });
+  const ordered = target.mode === 'upsert' || target.mode === 'insert-only';
+  const ctx: RunContext = {
+    config,
+    pool,
+    workers,
+    target,
+    runId,
+    log,
+    internalConcurrency: plan.internalConcurrency,
+    signal,
+    mergeTurn: async (i) => {
+      if (ordered) await Promise.all(done.slice(0, i).map((d) => d.p));
+    },
+  };
+  try {
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < files.length) {
+        const i = next++;
+        const path = files[i]!;
+        try {
+          if (signal.aborted) {
+            results[i] = await cancelled(ctx, path);
+            continue;
+          }
+          const out = await loadFile(ctx, path, i);
+          results[i] = out.result;
+          if (out.staged) staged.push(out.staged);
+        } finally {
+          done[i]!.resolve();
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(plan.concurrency, files.length) }, lane));
+    if (target.mode === 'replace') await replaceAll(ctx, staged, results);
+  } finally {
+    await workers.destroy();
+    await pool.end();
+  }
+  return summarize(runId, target.sql, target.mode, results, unmatched, started, signal.aborted);
+}
+
+async function cancelled(ctx: RunContext, path: string): Promise<FileResult> {
+  const now = new Date();
+  const res: FileResult = {
+    path,
+    status: 'cancelled',
+    format: 'unknown',
+    sha256: null,
+    bytes: 0,
+    rowsRead: 0,
+    rowsInserted: 0,
+    rowsUpdated: 0,
+    rowsSkipped: 0,
+    rowsRejected: 0,
+    subBatches: 0,
+    retries: 0,
+    durationMs: 0,
+    error: { code: 'CANCELLED', message: 'cancelled before it started' },
+  };
+  await withClient(ctx.pool, (c) =>
+    insertAudit(c, ctx.target.schema, {
+      runId: ctx.runId,
+      loadId: randomUUID(),
+      path,
+      sha256: null,
+      bytes: 0,
+      format: 'unknown',
+      targetOid: ctx.target.oid,
+      targetSchema: ctx.target.schema,
+      targetTable: ctx.target.table,
+      mode: ctx.target.mode,
+      status: 'cancelled',
+      forced: ctx.config.force,
+      rowsRead: 0,
+      rowsInserted: 0,
+      rowsUpdated: 0,
+      rowsSkipped: 0,
+      rowsRejected: 0,
+      subBatches: 0,
+      retries: 0,
+      startedAt: now,
+      finishedAt: now,
+      errorCode: 'CANCELLED',
+      errorMessage: 'cancelled before it started',
+      host: ctx.config.host,
+      loaderVersion: ctx.config.version,
+    }),
+  ).catch(() => {});
+  return res;
+}
+
+/** replace: the run's files together replace the table's contents in one transaction, or nothing changes. */
+async function replaceAll(ctx: RunContext, staged: StagedFile[], results: FileResult[]): Promise<void> {
+  const { target, log } = ctx;
+  const failed = results.some((r) => r.status !== 'succeeded');
+  staged.sort((a, b) => (a.result.path < b.result.path ? -1 : 1));
+  try {
+    if (failed || ctx.signal.aborted) {
+      throw new LoaderError('REPLACE_ABORTED', 'not replaced: another file of this replace run failed');
+    }
+    await withClient(ctx.pool, (client) =>
+      inTransaction(client, async () => {
+        // TRUNCATE is fast but fails when foreign keys reference the table; DELETE works there.
+        await client.query(target.referenced ? `DELETE FROM ${target.sql}` : `TRUNCATE ${target.sql}`);
+        for (const s of staged) {
+          const { rows } = await client.query<{ inserted: string; updated: string }>(
+            mergeSql(target, s.stagingSql, s.columns, 'replace'),
+          );
+          s.result.rowsInserted = Number(rows[0]?.inserted ?? 0);
+          s.result.rowsUpdated = Number(rows[0]?.updated ?? 0);
+          s.result.rowsSkipped = s.result.rowsRead - s.result.rowsInserted - s.result.rowsUpdated;
+          await insertAudit(client, target.schema, {
+            ...s.audit,
+            rowsInserted: s.result.rowsInserted,
+            rowsUpdated: s.result.rowsUpdated,
+            rowsSkipped: s.result.rowsSkipped,
+            finishedAt: new Date(),
+          });
+        }
+      }),
+    );
+    log.info({ files: staged.length }, `replaced the contents of ${target.sql}`);
+  } catch (caught) {
+    const err = toLoaderError(caught, ctx.signal.aborted);
+    const code = err.code === 'CANCELLED' ? 'CANCELLED' : err.code;
+    for (const s of staged) {
+      s.result.status = code === 'CANCELLED' ? 'cancelled' : 'failed';
+      s.result.rowsInserted = s.result.rowsUpdated = s.result.rowsSkipped = 0;
+      s.result.error = { code, message: redact(err.message, ctx.config.secrets) };
+      await withClient(ctx.pool, (c) =>
+        insertAudit(c, target.schema, {
+          ...s.audit,
+          status: s.result.status,
+          errorCode: code,
+          errorMessage: s.result.error!.message,
+          finishedAt: new Date(),
+        }),
+      ).catch(() => {});
+    }
+    if (!failed) log.error({ code }, `replace failed: ${redact(err.message, ctx.config.secrets)}`);
+  } finally {
+    for (const s of staged) await dropStaging(ctx.pool, s.stagingSql);
+  }
+}
+
+function summarize(
+  runId: string,
+  target: string,
+  mode: string,
+  files: FileResult[],
+  unmatched: string[],
+  started: number,
+  aborted: boolean,
+): LoadResult {
+  const count = (s: FileResult['status']): number => files.filter((f) => f.status === s).length;
+  const sum = (k: 'rowsInserted' | 'rowsUpdated' | 'rowsSkipped' | 'bytes'): number =>
+    files.reduce((a, f) => a + f[k], 0);
+  const totals = {
+    files: files.length,
+    succeeded: count('succeeded'),
+    failed: count('failed'),
+    skipped: count('skipped'),
+    cancelled: count('cancelled'),
+    rowsInserted: sum('rowsInserted'),
+    rowsUpdated: sum('rowsUpdated'),
+    rowsSkipped: sum('rowsSkipped'),
+    bytes: sum('bytes'),
+  };
+  const exitCode = aborted ? 130 : totals.failed > 0 || totals.cancelled > 0 ? 1 : 0;
+  return { runId, target, mode, files, totals, durationMs: Date.now() - started, exitCode, unmatched };
+}

@@ -1,0 +1,86 @@
+// SQL for the staging table and the merge from staging into the target, one builder per mode. Pure: catalog
+// facts in, SQL text out. Staging rows carry their sub-batch number (a default read from a session setting set
+// before each COPY) and their order within it (an identity: one COPY inserts in file order), so "the last
+// occurrence in the file" is ORDER BY batch DESC, ord DESC whatever order the sub-batches finished in.
+import type { Column, Target } from './catalog.js';
+import type { Mode } from './config.js';
+import { quoteIdent, quoteLiteral } from './sql.js';
+
+export const BATCH_COL = '__loader_batch';
+export const ORD_COL = '__loader_ord';
+export const BATCH_SETTING = 'loader.batch';
+
+/** A file column: where it goes in the target, or nowhere (an extra column kept in staging as text). */
+export interface FileColumn {
+  /** the name in the file's header (or its position) */
+  source: string;
+  /** the target column, or undefined when ignored */
+  target: Column | undefined;
+  /** the column's name in staging and in the COPY column list */
+  stagingName: string;
+}
+
+export function stagingDdl(stagingSql: string, columns: FileColumn[]): string {
+  const defs = columns.map((c) =>
+    c.target
+      ? `${quoteIdent(c.stagingName)} ${c.target.type}${c.target.notNull ? ' NOT NULL' : ''}`
+      : `${quoteIdent(c.stagingName)} text`,
+  );
+  defs.push(
+    `${quoteIdent(BATCH_COL)} integer NOT NULL DEFAULT current_setting(${quoteLiteral(BATCH_SETTING)})::integer`,
+  );
+  defs.push(`${quoteIdent(ORD_COL)} bigint GENERATED ALWAYS AS IDENTITY`);
+  return `CREATE UNLOGGED TABLE ${stagingSql} (${defs.join(', ')}) WITH (autovacuum_enabled = false)`;
+}
+
+export interface CopyDialect {
+  delimiter: string;
+  quote: string;
+  escape: string;
+  null: string;
+  encoding: string;
+}
+
+export function copySql(tableSql: string, columnNames: string[], d: CopyDialect): string {
+  const cols = columnNames.map(quoteIdent).join(', ');
+  return (
+    `COPY ${tableSql} (${cols}) FROM STDIN WITH (FORMAT csv, HEADER false, ` +
+    `DELIMITER ${quoteLiteral(d.delimiter)}, QUOTE ${quoteLiteral(d.quote)}, ESCAPE ${quoteLiteral(d.escape)}, ` +
+    `NULL ${quoteLiteral(d.null)}, ENCODING ${quoteLiteral(d.encoding)})`
+  );
+}
+
+export interface MergePlan {
+  /** one statement; returns one row (inserted, updated) */
+  sql: string;
+}
+
+/** The merge statement of one file's staging into the target. `replace` merges like upsert when there is a key
+ * (the later file wins) and like append otherwise, after the run has emptied the target. */
+export function mergeSql(target: Target, stagingSql: string, columns: FileColumn[], mode: Mode): string {
+  const loaded = columns.filter((c): c is FileColumn & { target: Column } => c.target !== undefined);
+  const names = loaded.map((c) => quoteIdent(c.target.name));
+  const select = loaded.map((c) => quoteIdent(c.stagingName));
+  const overriding = loaded.some((c) => c.target.identity === 'a') ? ' OVERRIDING SYSTEM VALUE' : '';
+  const insert = `INSERT INTO ${target.sql} AS t (${names.join(', ')})${overriding}`;
+  const key = mode === 'append' || (mode === 'replace' && !target.key) ? undefined : target.key;
+  if (!key) {
+    return `WITH m AS (${insert} SELECT ${select.join(', ')} FROM ${stagingSql} RETURNING 1)
+            SELECT count(*)::int8 AS inserted, 0::int8 AS updated FROM m`;
+  }
+  const keySet = new Set(key);
+  const stagingKey = key.map((k) => quoteIdent(loaded.find((c) => c.target.name === k)!.stagingName));
+  const latest =
+    `SELECT DISTINCT ON (${stagingKey.join(', ')}) ${select.join(', ')} FROM ${stagingSql} ` +
+    `ORDER BY ${stagingKey.join(', ')}, ${quoteIdent(BATCH_COL)} DESC, ${quoteIdent(ORD_COL)} DESC`;
+  const conflict = `ON CONFLICT (${key.map(quoteIdent).join(', ')})`;
+  const updatable = loaded.filter((c) => !keySet.has(c.target.name) && c.target.identity !== 'a');
+  if (mode === 'insert-only' || updatable.length === 0) {
+    return `WITH m AS (${insert} ${latest} ${conflict} DO NOTHING RETURNING 1)
+            SELECT count(*)::int8 AS inserted, 0::int8 AS updated FROM m`;
+  }
+  const set = updatable.map((c) => `${quoteIdent(c.target.name)} = EXCLUDED.${quoteIdent(c.target.name)}`);
+  // xmax = 0 on the returned row version means it was inserted, not updated.
+  return `WITH m AS (${insert} ${latest} ${conflict} DO UPDATE SET ${set.join(', ')} RETURNING (t.xmax = 0) AS ins)
+          SELECT count(*) FILTER (WHERE ins)::int8 AS inserted, count(*) FILTER (WHERE NOT ins)::int8 AS updated FROM m`;
+}

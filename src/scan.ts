@@ -1,0 +1,214 @@
+// The quote-aware record-boundary scanner: cuts a CSV byte stream into sub-batches of at most `batchSize`
+// records without parsing fields. A newline inside quotes never ends a record. Each sub-batch remembers its byte
+// range and the physical line its first record starts on, which is how COPY's `line N` is mapped back to the file.
+// Pure: bytes in, ranges out. About 1 GB/s, since it only jumps between quote and newline bytes with indexOf.
+
+export interface ScanOptions {
+  /** the quote byte, usually `"` */
+  quote: number;
+  /** the escape byte inside quotes; equal to quote for RFC 4180 doubling */
+  escape: number;
+  /** records per sub-batch */
+  batchSize: number;
+  /** the first record is a header: reported apart, not counted */
+  header: boolean;
+  /** bytes to skip at the very start (a BOM) */
+  skipBytes?: number;
+}
+
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface SubBatchRange extends ByteRange {
+  index: number;
+  /** physical line (1-based) on which the sub-batch's first record starts */
+  firstLine: number;
+  records: number;
+}
+
+export interface ScanResult {
+  header?: ByteRange;
+  batches: SubBatchRange[];
+  records: number;
+  /** total bytes seen (decompressed) */
+  bytes: number;
+}
+
+export class CsvScanError extends Error {
+  readonly line: number;
+  constructor(message: string, line: number) {
+    super(message);
+    this.name = 'CsvScanError';
+    this.line = line;
+  }
+}
+
+const NL = 10;
+
+export class RecordScanner {
+  private readonly quote: number;
+  private readonly escape: number;
+  private readonly batchSize: number;
+  private wantHeader: boolean;
+  private skip: number;
+
+  private base = 0; // absolute offset of the current chunk
+  private inQuote = false;
+  private pendingEscape = false;
+  private line = 1; // physical line of the current position
+  private recordStartLine = 1;
+  private recordOpen = false; // bytes seen since the last record end
+  private batchStart = 0;
+  private batchFirstLine = 1;
+  private batchRecords = 0;
+  private total = 0;
+  private readonly batches: SubBatchRange[] = [];
+  private header: ByteRange | undefined;
+
+  constructor(opts: ScanOptions) {
+    if (opts.batchSize < 1) throw new RangeError('batchSize must be at least 1');
+    this.quote = opts.quote;
+    this.escape = opts.escape;
+    this.batchSize = opts.batchSize;
+    this.wantHeader = opts.header;
+    this.skip = opts.skipBytes ?? 0;
+    this.batchStart = this.skip;
+  }
+
+  push(chunk: Uint8Array): void {
+    let i = 0;
+    const n = chunk.length;
+    if (this.skip > this.base) i = Math.min(n, this.skip - this.base);
+    let nextQuote = -2; // -2: not searched yet; -1: none left in this chunk
+    while (i < n) {
+      if (this.inQuote) {
+        i = this.scanQuoted(chunk, i);
+        nextQuote = -2;
+        continue;
+      }
+      this.recordOpen = true;
+      if (nextQuote !== -1 && nextQuote < i) nextQuote = chunk.indexOf(this.quote, i);
+      const nl = chunk.indexOf(NL, i);
+      if (nextQuote !== -1 && (nl === -1 || nextQuote < nl)) {
+        this.inQuote = true;
+        i = nextQuote + 1;
+        continue;
+      }
+      if (nl === -1) break;
+      this.endRecord(this.base + nl + 1);
+      i = nl + 1;
+    }
+    this.base += n;
+  }
+
+  /** Inside quotes: find the closing quote, counting the newlines passed. Returns the next index to look at. */
+  private scanQuoted(chunk: Uint8Array, from: number): number {
+    let i = from;
+    const n = chunk.length;
+    if (this.pendingEscape) {
+      if (chunk[i] === NL) this.line++;
+      this.pendingEscape = false;
+      i++;
+    }
+    const distinctEscape = this.escape !== this.quote;
+    for (;;) {
+      const q = chunk.indexOf(this.quote, i);
+      let e = distinctEscape ? chunk.indexOf(this.escape, i) : -1;
+      if (e !== -1 && q !== -1 && q < e) e = -1;
+      const stop = e !== -1 ? e : q;
+      const limit = stop === -1 ? n : stop;
+      for (let p = chunk.indexOf(NL, i); p !== -1 && p < limit; p = chunk.indexOf(NL, p + 1)) this.line++;
+      if (stop === -1) return n;
+      if (e !== -1) {
+        if (e + 1 >= n) {
+          this.pendingEscape = true;
+          return n;
+        }
+        if (chunk[e + 1] === NL) this.line++;
+        i = e + 2;
+        continue;
+      }
+      this.inQuote = false;
+      return q + 1;
+    }
+  }
+
+  private endRecord(end: number): void {
+    this.line++;
+    this.recordOpen = false;
+    if (this.wantHeader) {
+      this.wantHeader = false;
+      this.header = { start: this.batchStart, end };
+      this.batchStart = end;
+      this.batchFirstLine = this.line;
+      this.recordStartLine = this.line;
+      return;
+    }
+    this.recordStartLine = this.line;
+    this.total++;
+    if (++this.batchRecords === this.batchSize) this.flush(end);
+  }
+
+  private flush(end: number): void {
+    this.batches.push({
+      index: this.batches.length,
+      start: this.batchStart,
+      end,
+      firstLine: this.batchFirstLine,
+      records: this.batchRecords,
+    });
+    this.batchStart = end;
+    this.batchFirstLine = this.line;
+    this.batchRecords = 0;
+  }
+
+  finish(): ScanResult {
+    if (this.inQuote || this.pendingEscape) {
+      throw new CsvScanError(
+        `unterminated quoted field in the record starting at line ${this.recordStartLine}`,
+        this.recordStartLine,
+      );
+    }
+    // A last record without a trailing newline.
+    if (this.recordOpen && this.base > this.batchStart) this.endRecord(this.base);
+    if (this.batchRecords > 0) this.flush(this.base);
+    return { header: this.header, batches: this.batches, records: this.total, bytes: this.base };
+  }
+}
+
+/** Scans a whole buffer at once (tests, diagnostics). */
+export function scanBuffer(buf: Uint8Array, opts: ScanOptions): ScanResult {
+  const s = new RecordScanner(opts);
+  s.push(buf);
+  return s.finish();
+}
+
+/** Finds the record that holds physical line `line` (1-based, counted from the buffer's start) and returns the
+ * line it starts on, its ordinal (0-based) and its bytes' range. COPY reports a multi-line record by its last line;
+ * this maps it to the first. */
+export function recordAtLine(
+  buf: Uint8Array,
+  line: number,
+  opts: Pick<ScanOptions, 'quote' | 'escape'>,
+): { firstLine: number; ordinal: number; start: number; end: number } | undefined {
+  const { batches } = scanBuffer(buf, { ...opts, batchSize: 1, header: false });
+  for (let k = 0; k < batches.length; k++) {
+    const b = batches[k]!;
+    const nextFirst = batches[k + 1]?.firstLine ?? Number.POSITIVE_INFINITY;
+    if (line >= b.firstLine && line < nextFirst)
+      return { firstLine: b.firstLine, ordinal: k, start: b.start, end: b.end };
+  }
+  return undefined;
+}
+
+/** The record with 0-based ordinal `ordinal` in the buffer. */
+export function recordAtOrdinal(
+  buf: Uint8Array,
+  ordinal: number,
+  opts: Pick<ScanOptions, 'quote' | 'escape'>,
+): { firstLine: number; start: number; end: number } | undefined {
+  const b = scanBuffer(buf, { ...opts, batchSize: 1, header: false }).batches[ordinal];
+  return b && { firstLine: b.firstLine, start: b.start, end: b.end };
+}

