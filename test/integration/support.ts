@@ -1,0 +1,45 @@
+// Shared set-up for the integration tests: the library from the BUILT output (the Piscina worker only loads from
+// dist), one database and one temp folder per test file, and small query shorthands.
+import { afterAll, beforeAll } from 'vitest';
+import { load, type LoadOptions, type LoadResult } from '../../dist/src/index.js';
+import { createTestDb, tempDir, type TestDb } from '../helpers.js';
+
+export { LoaderError } from '../../dist/src/index.js';
+export type { LoadResult };
+
+export interface Env {
+  db: TestDb;
+  dir: Awaited<ReturnType<typeof tempDir>>;
+  /** load() into this file's database */
+  load(table: string, files: string[], opts?: Partial<LoadOptions>): Promise<LoadResult>;
+  /** all rows of a query, as plain objects */
+  rows<T = Record<string, unknown>>(sql: string): Promise<T[]>;
+  /** the single number a `SELECT count(*) ...` (or any one-value query) returns */
+  num(sql: string): Promise<number>;
+}
+
+/** Registers beforeAll/afterAll for one database and one temp folder; the returned object is filled in beforeAll. */
+export function useEnv(prefix: string): Env {
+  const env = {} as Env;
+  beforeAll(async () => {
+    env.db = await createTestDb(prefix);
+    env.dir = await tempDir(`loader-${prefix}-`);
+    env.load = (table, files, opts = {}) => load({ dsn: env.db.dsn, table, files, ...opts });
+    env.rows = async <T>(sql: string) => (await env.db.query(sql)) as T[];
+    env.num = async (sql: string) => {
+      const r = await env.db.query(sql);
+      return Number(Object.values(r[0] ?? {})[0]);
+    };
+  });
+  afterAll(async () => {
+    await env.db?.close();
+    await env.dir?.remove();
+  });
+  return env;
+}
+
+/** A CSV body from a header and rows (no quoting: callers pass fields as they should appear). */
+export function csv(header: string | undefined, rows: (string | number)[][], eol = '\n'): string {
+  const lines = rows.map((r) => r.join(','));
+  return (header !== undefined ? [header, ...lines] : lines).map((l) => l + eol).join('');
+}
