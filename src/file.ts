@@ -296,7 +296,7 @@ export async function loadFile(
     );
     return { result: finish(res, started) };
   } catch (caught) {
-    const err = toLoaderError(caught, ctx.signal.aborted);
+    const err = toLoaderError(caught, ctx.signal.aborted, ctx.signal.reason);
     const unique = (caught as { constraint?: string }).constraint === 'loader_audit_once';
     if (unique) {
       // Another run committed the same content first: the database's guarantee did its job.
@@ -337,8 +337,11 @@ function finish(res: FileResult, started: Date): FileResult {
   return res;
 }
 
-export function toLoaderError(err: unknown, cancelled: boolean): LoaderError {
-  if (cancelled) return new LoaderError('CANCELLED', 'cancelled', {}, { cause: err });
+export function toLoaderError(err: unknown, cancelled: boolean, reason?: unknown): LoaderError {
+  if (cancelled) {
+    const why = reason instanceof Error ? `: ${reason.message}` : '';
+    return new LoaderError('CANCELLED', `cancelled, rolled back${why}`, {}, { cause: err });
+  }
   if (err instanceof LoaderError) return err;
   const e = err as Error & { code?: string; detail?: string };
   const cls = classifyError(err);

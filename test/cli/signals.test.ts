@@ -1,0 +1,57 @@
+// SIGINT and SIGTERM mid-load: files in flight roll back, their audit rows say cancelled, exit 130 / 143.
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeDataset, BENCH_TABLE_DDL } from '../../bench/dataset.js';
+import { CLI, auditRows, createTestDb, tempDir, type TestDb } from '../helpers.js';
+
+let db: TestDb;
+let dir: Awaited<ReturnType<typeof tempDir>>;
+let files: string[];
+
+beforeAll(async () => {
+  db = await createTestDb('sig');
+  dir = await tempDir();
+  files = [`${dir.path}/a.csv`, `${dir.path}/b.csv`];
+  await writeDataset(files, 300_000);
+});
+afterAll(async () => {
+  await db.close();
+  await dir.remove();
+});
+
+async function interrupt(table: string, signal: NodeJS.Signals): Promise<number | null> {
+  await db.query(BENCH_TABLE_DDL(table));
+  const child = spawn(process.execPath, [CLI, '--dsn', db.dsn, '--table', table, '--batch-size', '10000', ...files], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  // Send the signal once COPY is under way (the run has logged its start and the staging table exists).
+  await new Promise<void>((resolve) => {
+    const poll = setInterval(async () => {
+      const rows = await db.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'loader' AND query ILIKE 'COPY%'`);
+      if (rows.length > 0) {
+        clearInterval(poll);
+        resolve();
+      }
+    }, 20);
+  });
+  child.kill(signal);
+  return new Promise((resolve) => child.on('close', (code) => resolve(code)));
+}
+
+describe('signals', () => {
+  it('SIGINT rolls back files in flight, audits them as cancelled and exits 130', async () => {
+    const code = await interrupt('sig_int', 'SIGINT');
+    expect(code).toBe(130);
+    expect((await db.query(`SELECT count(*)::int AS n FROM sig_int`))[0]!.n).toBe(0);
+    const audit = await auditRows(db);
+    expect(audit.length).toBe(2);
+    expect(audit.every((a) => a.status === 'cancelled')).toBe(true);
+    expect(await db.query(`SELECT relname FROM pg_class WHERE relname LIKE 'loader_stg%'`)).toEqual([]);
+  });
+
+  it('SIGTERM exits 143 and leaves no rows', async () => {
+    const code = await interrupt('sig_term', 'SIGTERM');
+    expect(code).toBe(143);
+    expect((await db.query(`SELECT count(*)::int AS n FROM sig_term`))[0]!.n).toBe(0);
+  });
+});
