@@ -117,9 +117,10 @@ export function secretsOf(connectionString: string | undefined, env: NodeJS.Proc
 
 /** Replaces every secret, and the password part of any URL, with ***. */
 export function redact(text: string, secrets: readonly string[]): string {
-  let out = text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/gi, '$1***@');
+  // Secrets first: a password holding an unencoded @ would otherwise be cut at its first @ and leak the rest.
+  let out = text;
   for (const s of secrets) out = out.split(s).join('***');
-  return out;
+  return out.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/gi, '$1***@');
 }
 
 export function resolveConfig(

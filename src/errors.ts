@@ -65,9 +65,11 @@ export function classifyError(err: unknown): ErrorClass {
   if (err instanceof LoaderError) return err.code === 'DATA' ? 'reject' : 'fatal';
   if (err instanceof pg.DatabaseError) return classifySqlState(err.code ?? '');
   if (err && typeof err === 'object') {
-    const e = err as { code?: unknown; name?: unknown };
+    const e = err as { code?: unknown; name?: unknown; syscall?: unknown };
     if (typeof e.code === 'string') {
       if (SOCKET_CODES.has(e.code)) return 'retry';
+      // Any other system call error (ENOENT, EACCES, ENOSPC, ENOTFOUND, ...) will not go away by waiting.
+      if (typeof e.syscall === 'string') return 'fatal';
     }
     if (e.name === 'AbortError') return 'fatal';
     // node-postgres reports a dropped connection ("Connection terminated unexpectedly") and a pool checkout

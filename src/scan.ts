@@ -164,6 +164,11 @@ export class RecordScanner {
     this.batchRecords = 0;
   }
 
+  /** The sub-batches cut so far, without ending the input (a sample may stop inside a quoted field). */
+  completed(): readonly SubBatchRange[] {
+    return this.batches;
+  }
+
   finish(): ScanResult {
     if (this.inQuote || this.pendingEscape) {
       throw new CsvScanError(

@@ -1,7 +1,7 @@
 // CSV dialect sniffing from the first KBs of a file: delimiter among , ; TAB |, quote, BOM, line ending, and
 // whether the first record is a header (it names at least one target column). Pure: bytes in, dialect out.
 import { parse } from 'csv-parse/sync';
-import { scanBuffer } from './scan.js';
+import { RecordScanner } from './scan.js';
 
 export const DELIMITERS = [',', ';', '\t', '|'] as const;
 
@@ -94,13 +94,16 @@ export function sniff(sample: Uint8Array, hints: SniffHints): SniffResult {
   // sample is the whole file, which the caller tells by it being shorter than the sample size).
   let firstRecord: string[] = [];
   try {
-    const scan = scanBuffer(body, {
+    const scanner = new RecordScanner({
       quote: quote.charCodeAt(0),
       escape: escape.charCodeAt(0),
       batchSize: 1,
       header: false,
     });
-    const last = scan.batches[0];
+    scanner.push(body);
+    // The first record, if complete, decides even when the sample is cut inside a later quoted field; only a
+    // sample that is one unfinished record is finished (and then throws if it is inside quotes).
+    const last = scanner.completed()[0] ?? scanner.finish().batches[0];
     if (last) {
       const rows = parse(Buffer.from(body.subarray(0, last.end)).toString(decoderName(hints.encoding)), {
         delimiter,

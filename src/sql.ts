@@ -42,7 +42,11 @@ export function parseTableName(text: string): TableName {
     } else {
       const start = i;
       while (i < n && text[i] !== '.') i++;
-      part = text.slice(start, i).trim().toLowerCase();
+      // PostgreSQL folds only ASCII letters in a multi-byte (UTF-8) database: `Ärger` names "Ärger".
+      part = text
+        .slice(start, i)
+        .trim()
+        .replace(/[A-Z]+/g, (m) => m.toLowerCase());
       if (!/^[\p{L}_][\p{L}\p{N}_$]*$/u.test(part)) {
         throw new Error(
           `${JSON.stringify(text)} is not a valid [schema.]table name (quote unusual names: "My Table")`,

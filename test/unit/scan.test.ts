@@ -75,8 +75,9 @@ describe('scanBuffer: record boundaries', () => {
   it('with a distinct escape byte, an escaped quote does not close the field', () => {
     const text = '1,"a \\" still\ninside",x\n2,b\n';
     expect(records(text, { escape: BS })).toEqual(['1,"a \\" still\ninside",x\n', '2,b\n']);
-    // With RFC 4180 rules the backslash is ordinary: the quote after it closes the field and the newline ends it.
-    expect(records(text)).toHaveLength(3);
+    // With RFC 4180 rules the backslash is ordinary: the quote after it closes the field, the newline ends the
+    // record, and the quote in `inside"` then opens a field that never closes.
+    expect(() => records(text)).toThrow(CsvScanError);
   });
 
   it('with a distinct escape byte, an escaped escape leaves the next quote closing', () => {
@@ -292,7 +293,8 @@ describe('recordAtLine', () => {
 
   it('maps a line inside a multi-line record to its first line', () => {
     expect(recordAtLine(buf, 1, qo)).toMatchObject({ firstLine: 1, ordinal: 0 });
-    for (const line of [2, 3, 4]) expect(recordAtLine(buf, line, qo)).toMatchObject({ firstLine: 2, ordinal: 1 });
+    for (const line of [2, 3, 4])
+      expect(recordAtLine(buf, line, qo)).toMatchObject({ firstLine: 2, ordinal: 1 });
     expect(recordAtLine(buf, 5, qo)).toMatchObject({ firstLine: 5, ordinal: 2 });
     expect(recordAtLine(buf, 7, qo)).toMatchObject({ firstLine: 6, ordinal: 3 });
   });
@@ -327,5 +329,17 @@ describe('recordAtOrdinal', () => {
 
   it('returns undefined past the last record', () => {
     expect(recordAtOrdinal(buf, 3, qo)).toBeUndefined();
+  });
+});
+
+describe('RecordScanner.completed', () => {
+  it('lists the batches cut so far without finishing, even inside an open quote', () => {
+    const s = new RecordScanner(opts({ batchSize: 1 }));
+    s.push(bytes('a\n"b\nc",d\n"e\nf'));
+    expect(s.completed().map((b) => [b.start, b.end, b.firstLine])).toEqual([
+      [0, 2, 1],
+      [2, 10, 2],
+    ]);
+    expect(() => s.finish()).toThrow(expect.objectContaining({ line: 4 }));
   });
 });
