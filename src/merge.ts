@@ -59,6 +59,8 @@ export interface MergePlan {
  * (the later file wins) and like append otherwise, after the run has emptied the target. */
 export function mergeSql(target: Target, stagingSql: string, columns: FileColumn[], mode: Mode): string {
   const loaded = columns.filter((c): c is FileColumn & { target: Column } => c.target !== undefined);
+  // An empty file (0 bytes: no header, no records) has no columns and nothing to merge, whatever the mode.
+  if (loaded.length === 0) return `SELECT 0::int8 AS inserted, 0::int8 AS updated`;
   const names = loaded.map((c) => quoteIdent(c.target.name));
   const select = loaded.map((c) => quoteIdent(c.stagingName));
   const overriding = loaded.some((c) => c.target.identity === 'a') ? ' OVERRIDING SYSTEM VALUE' : '';
@@ -80,6 +82,15 @@ export function mergeSql(target: Target, stagingSql: string, columns: FileColumn
             SELECT count(*)::int8 AS inserted, 0::int8 AS updated FROM m`;
   }
   const set = updatable.map((c) => `${quoteIdent(c.target.name)} = EXCLUDED.${quoteIdent(c.target.name)}`);
+  if (target.partitioned) {
+    // A partitioned table cannot return the system column xmax ("cannot retrieve a system column in this
+    // context"): count the keys already present in the statement's snapshot instead; every other row is new.
+    const match = key.map((k, i) => `p.${quoteIdent(k)} = s.${stagingKey[i]!}`).join(' AND ');
+    return `WITH s AS (${latest}),
+            pre AS (SELECT count(*)::int8 AS n FROM s WHERE EXISTS (SELECT 1 FROM ${target.sql} p WHERE ${match})),
+            m AS (${insert} SELECT * FROM s ${conflict} DO UPDATE SET ${set.join(', ')} RETURNING 1)
+            SELECT (SELECT count(*) FROM m)::int8 - pre.n AS inserted, pre.n AS updated FROM pre`;
+  }
   // xmax = 0 on the returned row version means it was inserted, not updated.
   return `WITH m AS (${insert} ${latest} ${conflict} DO UPDATE SET ${set.join(', ')} RETURNING (t.xmax = 0) AS ins)
           SELECT count(*) FILTER (WHERE ins)::int8 AS inserted, count(*) FILTER (WHERE NOT ins)::int8 AS updated FROM m`;

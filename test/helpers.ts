@@ -25,7 +25,9 @@ let counter = 0;
 /** A new database on the run's server, dropped by close(). */
 export async function createTestDb(prefix = 't'): Promise<TestDb> {
   const admin = inject('adminDsn');
-  const name = `${prefix}_${process.pid}_${Date.now().toString(36)}_${counter++}`.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  const name = `${prefix}_${process.pid}_${Date.now().toString(36)}_${counter++}`
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_');
   const a = new pg.Client(admin);
   await a.connect();
   await a.query(`CREATE DATABASE "${name}"`);
@@ -52,7 +54,13 @@ export async function createTestDb(prefix = 't'): Promise<TestDb> {
   };
 }
 
-export async function tempDir(prefix = 'loader-test-'): Promise<{ path: string; write(name: string, content: string | Buffer, opts?: { gzip?: boolean }): Promise<string>; remove(): Promise<void> }> {
+export async function tempDir(
+  prefix = 'loader-test-',
+): Promise<{
+  path: string;
+  write(name: string, content: string | Buffer, opts?: { gzip?: boolean }): Promise<string>;
+  remove(): Promise<void>;
+}> {
   const path = await mkdtemp(join(tmpdir(), prefix));
   return {
     path,
@@ -74,7 +82,10 @@ export interface CliRun {
 }
 
 /** Spawns the built CLI; resolves when it exits. */
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<CliRun> {
+export function runCli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: opts.cwd ?? ROOT,

@@ -21,13 +21,19 @@ afterAll(async () => {
 
 async function interrupt(table: string, signal: NodeJS.Signals): Promise<number | null> {
   await db.query(BENCH_TABLE_DDL(table));
-  const child = spawn(process.execPath, [CLI, '--dsn', db.dsn, '--table', table, '--batch-size', '10000', ...files], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [CLI, '--dsn', db.dsn, '--table', table, '--batch-size', '10000', ...files],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   // Send the signal once COPY is under way (the run has logged its start and the staging table exists).
   await new Promise<void>((resolve) => {
     const poll = setInterval(async () => {
-      const rows = await db.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'loader' AND query ILIKE 'COPY%'`);
+      const rows = await db.query(
+        `SELECT 1 FROM pg_stat_activity WHERE application_name = 'loader' AND query ILIKE 'COPY%'`,
+      );
       if (rows.length > 0) {
         clearInterval(poll);
         resolve();

@@ -24,7 +24,9 @@ describe('loader CLI', () => {
     }
     const r = await runCli(['--dsn', db.dsn, '--table', 'events', `${dir.path}/many/*.csv`]);
     expect(r.code).toBe(0);
-    const [{ n, s }] = await db.query<{ n: string; s: string }>('SELECT count(*) n, sum(amount) s FROM events');
+    const [{ n, s }] = await db.query<{ n: string; s: string }>(
+      'SELECT count(*) n, sum(amount) s FROM events',
+    );
     expect(Number(n)).toBe(500);
     expect(Number(s)).toBe(Array.from({ length: 100 }, (_, i) => i + 0.25).reduce((a, b) => a + b) * 5);
     const audit = await auditRows(db);
@@ -96,7 +98,14 @@ describe('loader CLI', () => {
     await db.query('CREATE TABLE globt (id int)');
     await dir.write('glob/[x].csv', 'id\n1\n');
     await dir.write('glob/y.csv', 'id\n2\n');
-    const r = await runCli(['--dsn', db.dsn, '--table', 'globt', `${dir.path}/glob/[x].csv`, `${dir.path}/glob/y*.csv`]);
+    const r = await runCli([
+      '--dsn',
+      db.dsn,
+      '--table',
+      'globt',
+      `${dir.path}/glob/[x].csv`,
+      `${dir.path}/glob/y*.csv`,
+    ]);
     expect(r.code).toBe(0);
     expect((await db.query('SELECT id FROM globt ORDER BY id')).map((x) => x.id)).toEqual([1, 2]);
   });

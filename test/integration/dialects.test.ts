@@ -45,7 +45,18 @@ describe('quoting and line endings', () => {
 
   it('reads CRLF line endings without leaving \\r in the last field', async () => {
     await table('crlf');
-    const f = await env.dir.write('crlf.csv', csv('id,v', [[1, 'a'], [2, 'b'], [3, '"c"']], '\r\n'));
+    const f = await env.dir.write(
+      'crlf.csv',
+      csv(
+        'id,v',
+        [
+          [1, 'a'],
+          [2, 'b'],
+          [3, '"c"'],
+        ],
+        '\r\n',
+      ),
+    );
     const r = await env.load('crlf', [f], { batchSize: 2 });
     expect(r.exitCode).toBe(0);
     expect(await values('crlf')).toEqual(['a', 'b', 'c']);
@@ -61,11 +72,27 @@ describe('empty input', () => {
     expect(r.exitCode).toBe(0);
     expect(r.files.map((x) => x.status)).toEqual(['succeeded', 'succeeded']);
     expect(await env.num('SELECT count(*) FROM empty')).toBe(0);
-    const audit = (await auditRows(env.db)).filter((a) => a.file_path.includes('/empty/'));
+    const audit = (await auditRows(env.db))
+      .filter((a) => a.file_path.includes('/empty/'))
+      .sort((a, b) => a.file_path.localeCompare(b.file_path));
     expect(audit.map((a) => [a.file_path, a.status, a.rows_inserted])).toEqual([
       [zero, 'succeeded', '0'],
       [headerOnly, 'succeeded', '0'],
     ]);
+  });
+
+  it('loads a 0-byte file and a header-only file in upsert mode (regression: INTERNAL on a 0-byte file)', async () => {
+    await env.db.query('CREATE TABLE empty_pk (id int PRIMARY KEY, v text)');
+    const zero = await env.dir.write('empty_pk/a-zero.csv', '');
+    const headerOnly = await env.dir.write('empty_pk/b-header.csv', 'id,v\r\n');
+    const r = await env.load('empty_pk', [zero, headerOnly]);
+    expect(r.mode).toBe('upsert');
+    expect(r.files.map((x) => [x.status, x.error?.code])).toEqual([
+      ['succeeded', undefined],
+      ['succeeded', undefined],
+    ]);
+    expect(r.exitCode).toBe(0);
+    expect(await env.num('SELECT count(*) FROM empty_pk')).toBe(0);
   });
 });
 
@@ -163,7 +190,13 @@ describe('text and encodings', () => {
   it('keeps non-ASCII text (accents, CJK, emoji) intact', async () => {
     await table('unicode');
     const texts = ['café é', '日本語テキスト', '🚀 launch 👩‍👩‍👧', 'Ærøskøbing'];
-    const f = await env.dir.write('unicode.csv', csv('id,v', texts.map((t, i) => [i, `"${t}"`])));
+    const f = await env.dir.write(
+      'unicode.csv',
+      csv(
+        'id,v',
+        texts.map((t, i) => [i, `"${t}"`]),
+      ),
+    );
     const r = await env.load('unicode', [f], { batchSize: 1 });
     expect(r.exitCode).toBe(0);
     expect(await values('unicode')).toEqual(texts);

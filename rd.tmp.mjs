@@ -1,0 +1,10 @@
+import { readFileSync, openAsBlob } from 'node:fs';
+import { ParquetFile } from 'parquet-wasm';
+import { tableFromIPC } from 'apache-arrow';
+const f = await ParquetFile.fromFile(await openAsBlob(process.argv[2]));
+const md = f.metadata();
+console.log('rgs', md.numRowGroups(), md.rowGroup(0).numRows(), md.rowGroup(0).compressedSize(), md.rowGroup(0).totalByteSize());
+const t = await f.read({ rowGroups: [0] });
+const at = tableFromIPC(t.intoIPCStream());
+for (const fld of at.schema.fields) console.log(fld.name, String(fld.type), fld.type.typeId, JSON.stringify([...fld.metadata]));
+console.log(at.get(1)?.toJSON());

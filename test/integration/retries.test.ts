@@ -1,0 +1,116 @@
+// Retries and re-runs against the real PostgreSQL: a sub-batch whose connection is killed mid-COPY is sent again
+// without doubling or losing rows; a file already loaded is skipped; force loads it again.
+import { describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { auditRows } from '../helpers.js';
+import { useEnv } from './support.js';
+
+const env = useEnv('retries');
+
+/** `id,payload` rows, about 150 bytes each. */
+function rows(n: number): string {
+  const pad = 'x'.repeat(120);
+  const out = ['id,payload'];
+  for (let i = 0; i < n; i++) out.push(`${i},${pad}${i}`);
+  return out.join('\n') + '\n';
+}
+
+describe('a connection killed during COPY', () => {
+  it('retries the sub-batch: the table ends with exactly the file rows, the audit row counts the retries', async () => {
+    await env.db.query('CREATE TABLE killed (id int, payload text)');
+    const n = 150_000;
+    const f = await env.dir.write('killed.csv', rows(n));
+
+    // The test's own admin connection kills loader COPYs (of this database) until two die or the load ends; two,
+    // so that one landing just as its COPY completed (no retry needed) cannot make the test flaky.
+    const admin = new pg.Client(env.db.dsn);
+    await admin.connect();
+    let running = true;
+    let kills = 0;
+    const killer = (async () => {
+      while (running && kills < 2) {
+        const { rows: killed } = await admin.query<{ ok: boolean }>(
+          `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+            WHERE application_name = 'loader' AND datname = current_database()
+              AND state = 'active' AND query ILIKE 'COPY%'`,
+        );
+        kills += killed.filter((k) => k.ok).length;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    try {
+      const r = await env.load('killed', [f], { batchSize: 2_500, internalConcurrency: 2, maxRetries: 5 });
+      running = false;
+      await killer;
+      expect(r.exitCode).toBe(0);
+      expect(kills).toBeGreaterThanOrEqual(1);
+      expect(await env.num('SELECT count(*) FROM killed')).toBe(n);
+      expect(await env.num('SELECT count(DISTINCT id) FROM killed')).toBe(n);
+      expect(await env.num('SELECT min(id) FROM killed')).toBe(0);
+      expect(await env.num('SELECT max(id) FROM killed')).toBe(n - 1);
+      const [a] = (await auditRows(env.db)).filter((x) => x.file_path === f);
+      expect(a?.status).toBe('succeeded');
+      expect(a?.rows_inserted).toBe(String(n));
+      expect(a?.retries).toBeGreaterThanOrEqual(1);
+      expect(r.files[0]?.retries).toBe(a?.retries);
+    } finally {
+      running = false;
+      await killer.catch(() => {});
+      await admin.end();
+    }
+  });
+});
+
+describe('re-runs', () => {
+  it('skips a file already loaded into the table (same content), and force loads it again', async () => {
+    await env.db.query('CREATE TABLE rerun (id int, payload text)');
+    const f = await env.dir.write('rerun/a.csv', rows(100));
+    const first = await env.load('rerun', [f]);
+    expect(first.files[0]?.status).toBe('succeeded');
+
+    const second = await env.load('rerun', [f]);
+    expect(second.exitCode).toBe(0);
+    expect(second.files[0]?.status).toBe('skipped');
+    expect(second.totals.skipped).toBe(1);
+    expect(await env.num('SELECT count(*) FROM rerun')).toBe(100);
+
+    // The same content under another name is the same file.
+    const copy = await env.dir.write('rerun/copy-of-a.csv', rows(100));
+    expect((await env.load('rerun', [copy])).files[0]?.status).toBe('skipped');
+    expect(await env.num('SELECT count(*) FROM rerun')).toBe(100);
+
+    const forced = await env.load('rerun', [f], { force: true });
+    expect(forced.exitCode).toBe(0);
+    expect(forced.files[0]?.status).toBe('succeeded');
+    expect(await env.num('SELECT count(*) FROM rerun')).toBe(200);
+
+    const audit = (await auditRows(env.db)).filter((x) => x.file_path.includes('/rerun/'));
+    expect(audit.map((x) => [x.status, x.error_code, x.rows_inserted])).toEqual([
+      ['succeeded', null, '100'],
+      ['skipped', 'ALREADY_LOADED', '0'],
+      ['skipped', 'ALREADY_LOADED', '0'],
+      ['succeeded', null, '100'],
+    ]);
+  });
+
+  it('loads the same file again once its content changed, and into another table', async () => {
+    await env.db.query('CREATE TABLE rerun2 (id int, payload text); CREATE TABLE rerun3 (LIKE rerun2)');
+    const f = await env.dir.write('rerun2.csv', rows(10));
+    expect((await env.load('rerun2', [f])).files[0]?.status).toBe('succeeded');
+    expect((await env.load('rerun3', [f])).files[0]?.status).toBe('succeeded');
+    await env.dir.write('rerun2.csv', rows(11));
+    expect((await env.load('rerun2', [f])).files[0]?.status).toBe('succeeded');
+    expect(await env.num('SELECT count(*) FROM rerun2')).toBe(21);
+    expect(await env.num('SELECT count(*) FROM rerun3')).toBe(10);
+  });
+
+  it('a failed file is not skipped on the next run', async () => {
+    await env.db.query('CREATE TABLE rerun_fail (id int, payload int)');
+    const f = await env.dir.write('rerun_fail.csv', 'id,payload\n1,1\n2,oops\n');
+    expect((await env.load('rerun_fail', [f])).files[0]?.status).toBe('failed');
+    expect((await env.load('rerun_fail', [f])).files[0]?.status).toBe('failed');
+    await env.db.query('ALTER TABLE rerun_fail ALTER payload TYPE text');
+    expect((await env.load('rerun_fail', [f])).files[0]?.status).toBe('succeeded');
+    expect(await env.num('SELECT count(*) FROM rerun_fail')).toBe(2);
+  });
+});
