@@ -8,7 +8,20 @@ export const BENCH_TABLE_DDL = (name: string): string => `CREATE TABLE ${name} (
   id bigint PRIMARY KEY, qty integer, label text, body text, price numeric(12,2), score double precision,
   active boolean, day date, at timestamptz, ref uuid, maybe integer, meta json)`;
 
-export const BENCH_COLUMNS = ['id', 'qty', 'label', 'body', 'price', 'score', 'active', 'day', 'at', 'ref', 'maybe', 'meta'];
+export const BENCH_COLUMNS = [
+  'id',
+  'qty',
+  'label',
+  'body',
+  'price',
+  'score',
+  'active',
+  'day',
+  'at',
+  'ref',
+  'maybe',
+  'meta',
+];
 
 /** mulberry32: small, fast, seeded. */
 function rng(seed: number): () => number {
@@ -22,11 +35,16 @@ function rng(seed: number): () => number {
   };
 }
 
-const WORDS = 'alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau'.split(' ');
+const WORDS =
+  'alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau'.split(
+    ' ',
+  );
 
 export function row(id: number, r: () => number): string {
-  const w = (n: number): string => Array.from({ length: n }, () => WORDS[Math.floor(r() * WORDS.length)]).join(' ');
-  const hex = (n: number): string => Array.from({ length: n }, () => Math.floor(r() * 16).toString(16)).join('');
+  const w = (n: number): string =>
+    Array.from({ length: n }, () => WORDS[Math.floor(r() * WORDS.length)]).join(' ');
+  const hex = (n: number): string =>
+    Array.from({ length: n }, () => Math.floor(r() * 16).toString(16)).join('');
   let body = `${w(8)}, "${w(3)}", ${w(10)}`;
   if (r() < 0.02) body += `\n${w(5)}`;
   const d = new Date(Date.UTC(2020, 0, 1) + Math.floor(r() * 5 * 365 * 86400_000));

@@ -16,16 +16,35 @@ function sample(from: number, n: number, sep = ','): string {
   const rows = [`id${sep}customer${sep}amount${sep}placed_at${sep}note`];
   for (let i = from; i < from + n; i++) {
     const note = i % 7 === 0 ? `"said ""hi"", then left${sep} twice\nsecond line"` : `plain ${i}`;
-    rows.push([i, `customer ${i % 13}`, (i * 1.25).toFixed(2), `2026-11-${String((i % 28) + 1).padStart(2, '0')} 10:00:00`, note].join(sep));
+    rows.push(
+      [
+        i,
+        `customer ${i % 13}`,
+        (i * 1.25).toFixed(2),
+        `2026-11-${String((i % 28) + 1).padStart(2, '0')} 10:00:00`,
+        note,
+      ].join(sep),
+    );
   }
   return rows.join('\n') + '\n';
 }
 
 function run(args: string[]): number {
-  console.log(`\n$ loader ${args.map((a) => (a.includes('://') ? a.replace(/:[^:@/]+@/, ':***@') : a)).join(' ')}`);
-  const r = spawnSync(process.execPath, [cli, ...args], { stdio: ['ignore', 'inherit', 'pipe'], env: { ...process.env, LOADER_LOG_LEVEL: 'silent' } });
+  console.log(
+    `\n$ loader ${args.map((a) => (a.includes('://') ? a.replace(/:[^:@/]+@/, ':***@') : a)).join(' ')}`,
+  );
+  const r = spawnSync(process.execPath, [cli, ...args], {
+    stdio: ['ignore', 'inherit', 'pipe'],
+    env: { ...process.env, LOADER_LOG_LEVEL: 'silent' },
+  });
   const err = r.stderr.toString().trim();
-  if (err) console.log(err.split('\n').map((l) => `  (stderr) ${l}`).join('\n'));
+  if (err)
+    console.log(
+      err
+        .split('\n')
+        .map((l) => `  (stderr) ${l}`)
+        .join('\n'),
+    );
   console.log(`exit code ${r.status}`);
   return r.status ?? -1;
 }
@@ -41,18 +60,25 @@ try {
   await writeFile(join(dir, 'orders-2026-11-01.csv'), sample(1, 5000));
   await writeFile(join(dir, 'orders-2026-11-02.csv.gz'), gzipSync(sample(4001, 5000)));
   await writeFile(join(dir, 'orders-2026-11-03.csv'), sample(9001, 1000, ';'));
-  await writeFile(join(dir, 'orders-2026-11-04.csv'), 'id,customer,amount,placed_at,note\n20001,x,1.00,2026-11-04,ok\n20002,y,not-a-number,2026-11-04,bad\n');
+  await writeFile(
+    join(dir, 'orders-2026-11-04.csv'),
+    'id,customer,amount,placed_at,note\n20001,x,1.00,2026-11-04,ok\n20002,y,not-a-number,2026-11-04,bad\n',
+  );
 
   const args = ['--dsn', server.dsn, '--table', 'public.orders', `${dir}/*.csv*`, '--batch-size', '2000'];
   run(args);
   console.log('\nThe same command again: every loaded file is skipped, the bad one fails again.');
   run(args);
 
-  const rows = await db.query(`SELECT id, customer, amount, placed_at, left(note, 30) AS note FROM orders ORDER BY id LIMIT 5`);
+  const rows = await db.query(
+    `SELECT id, customer, amount, placed_at, left(note, 30) AS note FROM orders ORDER BY id LIMIT 5`,
+  );
   console.log('\nSELECT * FROM orders LIMIT 5');
   console.table(rows.rows);
   const count = await db.query(`SELECT count(*)::int AS rows FROM orders`);
-  console.log(`orders holds ${count.rows[0].rows} rows (ids 4001-5000 were in two files: upserted, not doubled)`);
+  console.log(
+    `orders holds ${count.rows[0].rows} rows (ids 4001-5000 were in two files: upserted, not doubled)`,
+  );
   const audit = await db.query(
     `SELECT regexp_replace(file_path, '^.*/', '') AS file, status, rows_read AS read, rows_inserted AS ins,
             rows_updated AS upd, sub_batches AS batches, left(coalesce(error_message, ''), 70) AS error

@@ -40,7 +40,12 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-async function timed(name: string, runs: number, reset: () => Promise<void>, fn: () => Promise<void>): Promise<Measured> {
+async function timed(
+  name: string,
+  runs: number,
+  reset: () => Promise<void>,
+  fn: () => Promise<void>,
+): Promise<Measured> {
   const times: number[] = [];
   let rss = 0;
   for (let i = 0; i < runs; i++) {
@@ -69,7 +74,9 @@ const db = new pg.Client(dsn);
 await db.connect();
 const table = 'loader_bench';
 await db.query(`DROP TABLE IF EXISTS ${table}`);
-await db.query(o.mode === 'upsert' ? BENCH_TABLE_DDL(table) : BENCH_TABLE_DDL(table).replace(' PRIMARY KEY', ''));
+await db.query(
+  o.mode === 'upsert' ? BENCH_TABLE_DDL(table) : BENCH_TABLE_DDL(table).replace(' PRIMARY KEY', ''),
+);
 const reset = async (): Promise<void> => {
   await db.query(`TRUNCATE ${table}`);
   await db.query(`DROP TABLE IF EXISTS loader_audit`);
@@ -91,7 +98,17 @@ const psql = spawnSync('psql', ['--version']).status === 0;
 if (psql) {
   results.push(
     await timed('psql \\copy (1 file)', runs, reset, async () => {
-      const r = spawnSync('psql', [dsn, '-v', 'ON_ERROR_STOP=1', '-c', `\\copy ${copySql.replace(/^COPY /, '').replace('STDIN', `'${single}'`)}`], { encoding: 'utf8' });
+      const r = spawnSync(
+        'psql',
+        [
+          dsn,
+          '-v',
+          'ON_ERROR_STOP=1',
+          '-c',
+          `\\copy ${copySql.replace(/^COPY /, '').replace('STDIN', `'${single}'`)}`,
+        ],
+        { encoding: 'utf8' },
+      );
       if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
     }),
   );
@@ -100,34 +117,59 @@ for (const batchSize of list(o['batch-sizes'])) {
   for (const internal of list(o['internal-concurrency'])) {
     for (const concurrency of list(o.concurrency)) {
       results.push(
-        await timed(`loader files=${nFiles} batch=${batchSize} internal=${internal} concurrency=${concurrency}`, runs, reset, async () => {
-          const r = await load({ dsn, table, files: paths, batchSize, internalConcurrency: internal, concurrency, mode: o.mode as 'append' });
-          if (r.exitCode !== 0) throw new Error(JSON.stringify(r.files.map((f) => f.error)));
-        }),
+        await timed(
+          `loader files=${nFiles} batch=${batchSize} internal=${internal} concurrency=${concurrency}`,
+          runs,
+          reset,
+          async () => {
+            const r = await load({
+              dsn,
+              table,
+              files: paths,
+              batchSize,
+              internalConcurrency: internal,
+              concurrency,
+              mode: o.mode as 'append',
+            });
+            if (r.exitCode !== 0) throw new Error(JSON.stringify(r.files.map((f) => f.error)));
+          },
+        ),
       );
     }
   }
 }
 const base = results.find((r) => r.name.startsWith('psql')) ?? results[0]!;
 const mb = bytes / 1e6;
-console.log(`\n${rows} rows, ${mb.toFixed(0)} MB of CSV in ${nFiles} file(s), mode ${o.mode}, ${runs} runs each; ratio = median / ${base.name}\n`);
-console.log(['setting'.padEnd(62), 'median s', 'min s', 'max s', 'rows/s', 'MB/s', 'peak RSS MB', 'ratio'].join('  '));
+console.log(
+  `\n${rows} rows, ${mb.toFixed(0)} MB of CSV in ${nFiles} file(s), mode ${o.mode}, ${runs} runs each; ratio = median / ${base.name}\n`,
+);
+console.log(
+  ['setting'.padEnd(62), 'median s', 'min s', 'max s', 'rows/s', 'MB/s', 'peak RSS MB', 'ratio'].join('  '),
+);
 for (const r of results) {
   const m = median(r.times);
   console.log(
     [
       r.name.padEnd(62),
       m.toFixed(2).padStart(8),
-      Math.min(...r.times).toFixed(2).padStart(5),
-      Math.max(...r.times).toFixed(2).padStart(5),
-      Math.round(rows / m).toString().padStart(6),
+      Math.min(...r.times)
+        .toFixed(2)
+        .padStart(5),
+      Math.max(...r.times)
+        .toFixed(2)
+        .padStart(5),
+      Math.round(rows / m)
+        .toString()
+        .padStart(6),
       (mb / m).toFixed(0).padStart(4),
       (r.rss / 1e6).toFixed(0).padStart(11),
       (m / median(base.times)).toFixed(2).padStart(5),
     ].join('  '),
   );
 }
-const best = results.filter((r) => r.name.startsWith('loader')).sort((a, b) => median(a.times) - median(b.times))[0];
+const best = results
+  .filter((r) => r.name.startsWith('loader'))
+  .sort((a, b) => median(a.times) - median(b.times))[0];
 if (best) console.log(`\nrecommended: ${best.name.replace('loader ', '')}`);
 if (o.json) await writeFile(o.json, JSON.stringify({ rows, bytes, mode: o.mode, results }, null, 2));
 await db.query(`DROP TABLE IF EXISTS ${table}`);

@@ -54,9 +54,7 @@ export async function createTestDb(prefix = 't'): Promise<TestDb> {
   };
 }
 
-export async function tempDir(
-  prefix = 'loader-test-',
-): Promise<{
+export async function tempDir(prefix = 'loader-test-'): Promise<{
   path: string;
   write(name: string, content: string | Buffer, opts?: { gzip?: boolean }): Promise<string>;
   remove(): Promise<void>;

@@ -47,6 +47,8 @@ describe('pool sizing', () => {
     expect((await db.query(`SELECT count(*)::int AS n FROM pooled`))[0]!.n).toBe(3000);
     expect((await auditRows(db)).filter((a) => a.status === 'succeeded')).toHaveLength(6);
     // The fit was logged with its numbers: 4 x 4 + 5 wanted, at most 3 available.
-    expect(warnings.some((w) => w.wanted === 21 && (w.available ?? 99) <= 3 && w.concurrency === 1)).toBe(true);
+    expect(warnings.some((w) => w.wanted === 21 && (w.available ?? 99) <= 3 && w.concurrency === 1)).toBe(
+      true,
+    );
   });
 });
