@@ -55,6 +55,7 @@ function program(): Command {
     .option('--encoding <name>', "the files' encoding, as PostgreSQL names it", 'UTF8')
     .option('--timezone <tz>', 'time zone for timestamps without an offset', 'UTC')
     .option('--force', 'load files again even if already loaded into this table')
+    .option('--direct', 'append: COPY straight into the table, one stream per file, no staging')
     .option('--connect-timeout <s>', 'seconds to wait for a connection', int('--connect-timeout'), 30)
     .addOption(
       new Option('--log-level <level>', 'log level on stderr')
@@ -132,6 +133,7 @@ export async function main(argv: string[]): Promise<number> {
         encoding: o.encoding as string,
         timezone: o.timezone as string,
         force: o.force === true,
+        direct: o.direct === true,
         connectTimeoutMs: (o.connectTimeout as number) * 1000,
         signal: abort.signal,
       },

@@ -41,6 +41,8 @@ export interface LoadOptions {
   timezone?: string;
   /** load files again even when already loaded */
   force?: boolean;
+  /** append: COPY straight into the target, one stream per file, no staging */
+  direct?: boolean;
   /** milliseconds to wait for a connection (default 30000) */
   connectTimeoutMs?: number;
   signal?: AbortSignal;
@@ -70,6 +72,7 @@ export interface Config {
   readonly encoding: string;
   readonly timezone: string;
   readonly force: boolean;
+  readonly direct: boolean;
   readonly connectTimeoutMs: number;
   readonly host: string;
   readonly version: string;
@@ -184,6 +187,7 @@ export function resolveConfig(
     encoding,
     timezone,
     force: opts.force ?? false,
+    direct: opts.direct ?? false,
     connectTimeoutMs: positiveInt('--connect-timeout', opts.connectTimeoutMs, 30_000, 3_600_000),
     host: hostname(),
     version,

@@ -159,33 +159,34 @@ export async function loadFile(
         'transient error, retrying',
       );
     };
+    // Staging buys parallel sub-batches at the price of a second pass (INSERT ... SELECT); an append with one
+    // sub-batch, one stream (--internal-concurrency 1) or --direct goes straight into the target instead.
     const direct =
-      target.mode === 'append' && prep.scan.batches.length <= 1 && prep.columns.every((c) => c.target);
+      target.mode === 'append' &&
+      prep.columns.every((c) => c.target) &&
+      (prep.scan.batches.length <= 1 || ctx.internalConcurrency === 1 || config.direct);
     if (direct) {
-      // One sub-batch appended: COPY straight into the target inside the file's transaction, no staging.
+      // Append without staging: the sub-batches are COPYed one after another straight into the target inside the
+      // file's one transaction (one connection, so no internal parallelism; no second pass on the server).
       const copy = copySql(target.sql, fileColumns, prep.dialect);
-      const source = sources[0];
-      let counted = 0;
       await withRetry(
         (attempt) =>
           withClient(ctx.pool, async (client) => {
             if (attempt > 1 && (await auditExists(client, target.schema, loadId))) return; // the COMMIT had landed
             await inTransaction(client, async () => {
-              await source?.load?.();
-              counted = source
-                ? await copyOn(client, { sql: copy, source, retries: 0, signal, onRetry }, false).catch(
-                    async (err) => {
-                      throw await describeCopyError(err, source, {
-                        file: path,
-                        dialect: prep.dialect,
-                        columns: fileColumns,
-                      });
-                    },
-                  )
-                : 0;
+              let counted = 0;
+              for (const source of sources) {
+                await source.load?.();
+                counted += await copyOn(client, { sql: copy, source, retries: 0, signal, onRetry }, false).catch(
+                  async (err) => {
+                    throw await describeCopyError(err, source, { file: path, dialect: prep.dialect, columns: fileColumns });
+                  },
+                );
+                source.release?.();
+              }
               res.rowsRead = counted;
               res.rowsInserted = counted;
-              res.subBatches = source ? 1 : 0;
+              res.subBatches = sources.length;
               res.status = 'succeeded';
               await insertAudit(client, target.schema, audit('succeeded'));
             });
@@ -524,28 +525,33 @@ function batchSources(path: string, prep: Prepared): BatchSource[] {
 
 /** Decompresses a gzip file once, handing out consecutive byte ranges of its content in order. */
 class GzipSplitter {
-  private readonly it: AsyncIterator<Buffer>;
+  private it: AsyncIterator<Buffer> | undefined;
   private pending: Buffer = Buffer.alloc(0);
   private pos = 0; // decoded offset of pending[0]
   private chain: Promise<unknown> = Promise.resolve();
-  constructor(path: string) {
-    const raw = createReadStream(path, { highWaterMark: 1 << 20 });
+  constructor(private readonly path: string) {}
+
+  private open(): void {
+    const raw = createReadStream(this.path, { highWaterMark: 1 << 20 });
     const gz = raw.pipe(createGunzip());
     raw.on('error', (e) => gz.destroy(e));
+    this.pending = Buffer.alloc(0);
+    this.pos = 0;
     this.it = gz[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   }
+
   take(start: number, end: number): Promise<Buffer> {
     const run = this.chain.then(async () => {
-      if (start < this.pos) {
-        throw new LoaderError(
-          'STAGING_LOST',
-          'a gzip sub-batch had to be sent again after its bytes were released',
-        );
+      // A range behind the stream (a retry after its bytes were released): decompress again from the start.
+      if (!this.it || start < this.pos) {
+        await this.it?.return?.();
+        this.open();
       }
+      const it = this.it!;
       const parts: Buffer[] = [];
       while (this.pos < end) {
         if (this.pending.length === 0) {
-          const r = await this.it.next();
+          const r = await it.next();
           if (r.done) break;
           this.pending = r.value;
         }

@@ -32,7 +32,7 @@ async function interrupt(table: string, signal: NodeJS.Signals): Promise<number 
   await new Promise<void>((resolve) => {
     const poll = setInterval(async () => {
       const rows = await db.query(
-        `SELECT 1 FROM pg_stat_activity WHERE application_name = 'loader' AND query ILIKE 'COPY%'`,
+        `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'loader' AND query ILIKE 'COPY%'`,
       );
       if (rows.length > 0) {
         clearInterval(poll);

@@ -131,3 +131,36 @@ describe('internal concurrency', () => {
     ]);
   });
 });
+
+describe('append straight into the target (--direct, or --internal-concurrency 1)', () => {
+  it('loads every sub-batch of a plain and a gzip file in one transaction', async () => {
+    await env.db.query('CREATE TABLE direct_ok (id int, note text, amount numeric)');
+    const g = generate(5_000);
+    const plain = await env.dir.write('direct_ok.csv', g.body);
+    const gz = await env.dir.write(
+      'direct_ok2.csv.gz',
+      g.body.replace(/^(\d+),/gm, (_, id) => `${Number(id) + 5_000},`),
+      {
+        gzip: true,
+      },
+    );
+    const r = await env.load('direct_ok', [plain, gz], { batchSize: 400, direct: true });
+    expect(r.exitCode).toBe(0);
+    expect(r.files.map((f) => f.subBatches)).toEqual([13, 13]);
+    expect(await env.num('SELECT count(DISTINCT id) FROM direct_ok')).toBe(10_000);
+    const r2 = await env.load('direct_ok', [plain], { batchSize: 400, internalConcurrency: 1, force: true });
+    expect(r2.files[0]?.rowsInserted).toBe(5_000);
+    expect(await env.num('SELECT count(*) FROM direct_ok')).toBe(15_000);
+  });
+
+  it('fails a bad value deep in the file with its own line, leaving nothing', async () => {
+    await env.db.query('CREATE TABLE direct_bad (id int, note text, amount numeric)');
+    const g = generate(5_000, 4_321);
+    const f = await env.dir.write('direct_bad.csv', g.body);
+    const r = await env.load('direct_bad', [f], { batchSize: 400, direct: true });
+    expect(r.exitCode).toBe(1);
+    expect(r.files[0]?.error?.line).toBe(g.firstLines[4_321]);
+    expect(r.files[0]?.error?.column).toBe('amount');
+    expect(await env.num('SELECT count(*) FROM direct_bad')).toBe(0);
+  });
+});
