@@ -55,6 +55,12 @@ function program(): Command {
     .option('--encoding <name>', "the files' encoding, as PostgreSQL names it", 'UTF8')
     .option('--timezone <tz>', 'time zone for timestamps without an offset', 'UTC')
     .option('--force', 'load files again even if already loaded into this table')
+    .option(
+      '--min-age <s>',
+      'skip files modified less than this many seconds ago (still being written)',
+      int('--min-age'),
+      0,
+    )
     .option('--direct', 'append: COPY straight into the table, one stream per file, no staging')
     .option('--connect-timeout <s>', 'seconds to wait for a connection', int('--connect-timeout'), 30)
     .addOption(
@@ -134,6 +140,7 @@ export async function main(argv: string[]): Promise<number> {
         timezone: o.timezone as string,
         force: o.force === true,
         direct: o.direct === true,
+        minAgeSeconds: o.minAge as number,
         connectTimeoutMs: (o.connectTimeout as number) * 1000,
         signal: abort.signal,
       },

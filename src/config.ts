@@ -43,6 +43,8 @@ export interface LoadOptions {
   force?: boolean;
   /** append: COPY straight into the target, one stream per file, no staging */
   direct?: boolean;
+  /** skip files modified less than this many seconds ago (still being written); default 0 */
+  minAgeSeconds?: number;
   /** milliseconds to wait for a connection (default 30000) */
   connectTimeoutMs?: number;
   signal?: AbortSignal;
@@ -73,6 +75,7 @@ export interface Config {
   readonly timezone: string;
   readonly force: boolean;
   readonly direct: boolean;
+  readonly minAgeSeconds: number;
   readonly connectTimeoutMs: number;
   readonly host: string;
   readonly version: string;
@@ -89,6 +92,13 @@ function positiveInt(name: string, value: number | undefined, dflt: number, max 
   if (!Number.isInteger(value) || value < 1 || value > max) {
     throw usage(`${name} must be a whole number from 1 to ${max}, got ${String(value)}`);
   }
+  return value;
+}
+
+function nonNegative(name: string, value: number | undefined): number {
+  if (value === undefined) return 0;
+  if (!Number.isFinite(value) || value < 0)
+    throw usage(`${name} must be a number of seconds, 0 or more, got ${String(value)}`);
   return value;
 }
 
@@ -188,6 +198,7 @@ export function resolveConfig(
     timezone,
     force: opts.force ?? false,
     direct: opts.direct ?? false,
+    minAgeSeconds: nonNegative('--min-age', opts.minAgeSeconds),
     connectTimeoutMs: positiveInt('--connect-timeout', opts.connectTimeoutMs, 30_000, 3_600_000),
     host: hostname(),
     version,

@@ -14,6 +14,8 @@ export interface Detected {
   gzip: boolean;
   /** size on disk */
   bytes: number;
+  /** modification time when detected, to notice a file still being written */
+  mtimeMs: number;
   /** the first SAMPLE_BYTES of the decoded (decompressed) content */
   sample: Buffer;
   /** the sample is the whole decoded file */
@@ -83,13 +85,15 @@ export async function detect(path: string, forced: FileType): Promise<Detected> 
       format: 'parquet',
       gzip: false,
       bytes: st.size,
+      mtimeMs: st.mtimeMs,
       sample: head,
       sampleIsAll: st.size <= head.length,
     };
   }
   if (magic?.ext === 'gz') {
     const { sample, all } = await gunzipHead(path, SAMPLE_BYTES);
-    return { format: 'csv', gzip: true, bytes: st.size, sample, sampleIsAll: all };
+    refuseBinary(sample);
+    return { format: 'csv', gzip: true, bytes: st.size, mtimeMs: st.mtimeMs, sample, sampleIsAll: all };
   }
   if (magic?.ext === 'zst') {
     throw new LoaderError(
@@ -109,5 +113,19 @@ export async function detect(path: string, forced: FileType): Promise<Detected> 
   if (forced === 'auto' && lower.endsWith('.gz')) {
     throw new LoaderError('DETECT', 'named .gz but has no gzip magic bytes');
   }
-  return { format: 'csv', gzip: false, bytes: st.size, sample: head, sampleIsAll: st.size <= head.length };
+  refuseBinary(head);
+  return {
+    format: 'csv',
+    gzip: false,
+    bytes: st.size,
+    mtimeMs: st.mtimeMs,
+    sample: head,
+    sampleIsAll: st.size <= head.length,
+  };
+}
+
+/** No text encoding PostgreSQL accepts has NUL bytes: a NUL in the first KBs means binary data, not CSV. */
+function refuseBinary(sample: Buffer): void {
+  const nul = sample.indexOf(0);
+  if (nul >= 0) throw new LoaderError('DETECT', `binary data, not CSV: a NUL byte at byte ${nul}`);
 }

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'STAGING_LOST' // staging rows vanished (server crash recovery) and could not be restored
   | 'REPLACE_ABORTED' // replace mode: another file of the run failed, so nothing was replaced
   | 'CANCELLED' // the run was cancelled
+  | 'SKIPPED' // not loaded on purpose (already loaded, in progress elsewhere, still being written)
   | 'DATABASE' // any other PostgreSQL error
   | 'INTERNAL';
 

@@ -3,6 +3,7 @@
 // The file is all or nothing; whatever happens, it leaves an audit row.
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
@@ -12,7 +13,9 @@ import type { Logger } from 'pino';
 import type { PlanResult, PlanTask } from '../workers/plan.js';
 import { alreadyLoaded, auditExists, insertAudit, type AuditRow, type FileStatus } from './audit.js';
 import type { Target } from './catalog.js';
+import { STAGING_PREFIX, runKey, type Claims } from './claim.js';
 import { mapColumns } from './columns.js';
+import { prepareParquet, type ParquetStats } from './parquet/source.js';
 import type { Config } from './config.js';
 import { redact } from './config.js';
 import { copyBatch, copyOn, describeCopyError, type BatchSource } from './copy.js';
@@ -40,12 +43,16 @@ export interface FileResult {
   retries: number;
   durationMs: number;
   error?: { code: string; message: string; line?: number; column?: string };
+  /** Parquet files: COPY encoding, row groups, decodes in flight at once */
+  parquet?: ParquetStats;
 }
 
 export interface RunContext {
   config: Config;
   pool: pg.Pool;
   workers: Piscina;
+  /** decodes Parquet row groups (workers/parquet.js); sized for --internal-concurrency decodes at once */
+  parquetWorkers?: Piscina;
   target: Target;
   runId: string;
   log: Logger;
@@ -53,6 +60,18 @@ export interface RunContext {
   signal: AbortSignal;
   /** resolves when every earlier file (in sorted path order) has finished: merges commit in that order */
   mergeTurn(index: number): Promise<void>;
+  claims: Claims;
+}
+
+/** A file that is not loaded, on purpose: already loaded, in progress elsewhere, still being written. */
+export class SkipError extends LoaderError {
+  constructor(
+    readonly reason: 'ALREADY_LOADED' | 'IN_PROGRESS' | 'DUPLICATE' | 'CHANGING' | 'TOO_NEW',
+    message: string,
+  ) {
+    super('SKIPPED', message);
+    this.name = 'SkipError';
+  }
 }
 
 /** A file whose rows sit in staging, waiting for the run's replace transaction. */
@@ -68,6 +87,8 @@ interface Prepared {
   dialect: CopyDialect;
   scan: ScanResult;
   columns: FileColumn[];
+  /** Parquet: sub-batches decoded by workers (CSV: cut from the file's bytes) */
+  sources?: BatchSource[];
 }
 
 export async function loadFile(
@@ -120,37 +141,36 @@ export async function loadFile(
     host: config.host,
     loaderVersion: config.version,
   });
-  const stagingName = `loader_stg_${ctx.runId.replaceAll('-', '').slice(0, 12)}_${index}`;
+  const stagingName = `${STAGING_PREFIX}${runKey(ctx.runId)}_${index}`;
   const stagingSql = qualified(target.schema, stagingName);
   let stagingCreated = false;
+  let claimed: string | undefined;
   const fileAbort = new AbortController();
   const onRunAbort = (): void => fileAbort.abort(ctx.signal.reason);
   ctx.signal.addEventListener('abort', onRunAbort, { once: true });
   const signal = fileAbort.signal;
   try {
     const prep = await prepare(ctx, path, res, signal);
+    if (target.mode !== 'replace' && res.sha256) {
+      const claim = await ctx.claims.claimFile(target.oid, res.sha256);
+      if (claim === 'other-run')
+        throw new SkipError('IN_PROGRESS', 'another run is loading this content now');
+      if (claim === 'this-run')
+        throw new SkipError('DUPLICATE', 'a file with the same content is in this run');
+      claimed = res.sha256;
+    }
     if (!config.force && target.mode !== 'replace' && res.sha256) {
       const prev = await withClient(ctx.pool, (c) =>
         alreadyLoaded(c, target.schema, target.oid, res.sha256!),
       );
       if (prev) {
-        res.status = 'skipped';
-        res.rowsRead = 0;
-        res.subBatches = 0;
-        const why = `already loaded into ${target.sql} by run ${prev.runId} at ${prev.finishedAt.toISOString()} (use --force to load again)`;
-        log.info({ file: path }, `skipped: ${why}`);
-        res.error = { code: 'ALREADY_LOADED', message: why };
-        await withClient(ctx.pool, (c) =>
-          insertAudit(c, target.schema, {
-            ...audit('skipped'),
-            errorCode: 'ALREADY_LOADED',
-            errorMessage: why,
-          }),
+        throw new SkipError(
+          'ALREADY_LOADED',
+          `already loaded into ${target.sql} by run ${prev.runId} at ${prev.finishedAt.toISOString()} (use --force to load again)`,
         );
-        return { result: finish(res, started) };
       }
     }
-    const sources = batchSources(path, prep);
+    const sources = prep.sources ?? batchSources(path, prep);
     const fileColumns = prep.columns.map((c) => c.stagingName);
     const onRetry = (err: Error, attempt: number): void => {
       res.retries++;
@@ -177,16 +197,23 @@ export async function loadFile(
               let counted = 0;
               for (const source of sources) {
                 await source.load?.();
-                counted += await copyOn(client, { sql: copy, source, retries: 0, signal, onRetry }, false).catch(
-                  async (err) => {
-                    throw await describeCopyError(err, source, { file: path, dialect: prep.dialect, columns: fileColumns });
-                  },
-                );
+                counted += await copyOn(
+                  client,
+                  { sql: copy, source, retries: 0, signal, onRetry },
+                  false,
+                ).catch(async (err) => {
+                  throw await describeCopyError(err, source, {
+                    file: path,
+                    dialect: prep.dialect,
+                    columns: fileColumns,
+                  });
+                });
                 source.release?.();
               }
               res.rowsRead = counted;
               res.rowsInserted = counted;
               res.subBatches = sources.length;
+              await ensureUnchanged(path, prep.detected);
               res.status = 'succeeded';
               await insertAudit(client, target.schema, audit('succeeded'));
             });
@@ -261,6 +288,7 @@ export async function loadFile(
               res.rowsInserted = Number(rows[0]?.inserted ?? 0);
               res.rowsUpdated = Number(rows[0]?.updated ?? 0);
               res.rowsSkipped = res.rowsRead - res.rowsInserted - res.rowsUpdated;
+              await ensureUnchanged(path, prep.detected);
               res.status = 'succeeded';
               await insertAudit(client, target.schema, audit('succeeded'));
               await client.query(`DROP TABLE ${stagingSql}`);
@@ -297,6 +325,22 @@ export async function loadFile(
     );
     return { result: finish(res, started) };
   } catch (caught) {
+    if (caught instanceof SkipError) {
+      res.status = 'skipped';
+      res.rowsRead = res.rowsInserted = res.rowsUpdated = res.rowsSkipped = res.subBatches = 0;
+      res.error = { code: caught.reason, message: caught.message };
+      log.info({ file: path, code: caught.reason }, `skipped ${path}: ${caught.message}`);
+      await withClient(ctx.pool, (c) =>
+        insertAudit(c, target.schema, {
+          ...audit('skipped'),
+          errorCode: caught.reason,
+          errorMessage: caught.message,
+        }),
+      ).catch((e: Error) =>
+        log.error({ file: path }, `could not write the audit row: ${redact(e.message, config.secrets)}`),
+      );
+      return { result: finish(res, started) };
+    }
     const err = toLoaderError(caught, ctx.signal.aborted, ctx.signal.reason);
     const unique = (caught as { constraint?: string }).constraint === 'loader_audit_once';
     if (unique) {
@@ -327,9 +371,24 @@ export async function loadFile(
     return { result: finish(res, started) };
   } finally {
     ctx.signal.removeEventListener('abort', onRunAbort);
+    if (claimed) await ctx.claims.releaseFile(target.oid, claimed);
     if (stagingCreated && target.mode !== 'replace') await dropStaging(ctx.pool, stagingSql);
     if (stagingCreated && target.mode === 'replace' && res.status !== 'succeeded')
       await dropStaging(ctx.pool, stagingSql);
+  }
+}
+
+/** A file whose size or mtime moved since it was detected is still being written: not loaded now. Checked after
+ * the hashing pass and again inside the commit's transaction, so what commits is what was hashed. */
+export async function ensureUnchanged(path: string, d: Pick<Detected, 'bytes' | 'mtimeMs'>): Promise<void> {
+  const st = await stat(path).catch(() => undefined);
+  if (!st || st.size !== d.bytes || st.mtimeMs !== d.mtimeMs) {
+    throw new SkipError(
+      'CHANGING',
+      st
+        ? 'the file changed while it was being loaded (still being written?)'
+        : 'the file disappeared while it was being loaded',
+    );
   }
 }
 
@@ -400,8 +459,17 @@ async function prepare(
   const detected = await detect(path, config.fileType);
   res.format = detected.format;
   res.bytes = detected.bytes;
+  const age = (Date.now() - detected.mtimeMs) / 1000;
+  if (age < config.minAgeSeconds) {
+    throw new SkipError(
+      'TOO_NEW',
+      `modified ${Math.max(0, age).toFixed(0)}s ago, less than --min-age ${config.minAgeSeconds}s: still being written?`,
+    );
+  }
   if (detected.format === 'parquet') {
-    throw new LoaderError('DETECT', 'Parquet input is not supported by this version yet');
+    const pq = await prepareParquet(ctx, path, detected, res, signal);
+    await ensureUnchanged(path, detected);
+    return pq;
   }
   const s = sniff(detected.sample, {
     delimiter: config.delimiter,
@@ -438,6 +506,7 @@ async function prepare(
   }
   res.sha256 = planned.sha256;
   res.rowsRead = planned.scan.records;
+  await ensureUnchanged(path, detected);
   let headerFields: string[] | undefined;
   if (header && planned.scan.header) {
     const bytes = await readRange(path, detected, planned.scan.header.start, planned.scan.header.end);

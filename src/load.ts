@@ -7,6 +7,7 @@ import pg from 'pg';
 import { Piscina } from 'piscina';
 import { ensureAuditTable, insertAudit } from './audit.js';
 import { readTarget, type Target } from './catalog.js';
+import { Claims, runKey } from './claim.js';
 import { redact, resolveConfig, type LoadOptions } from './config.js';
 import { availableConnections, createPool, inTransaction, planPool, withClient } from './db.js';
 import { discover } from './discover.js';
@@ -51,6 +52,7 @@ export interface LoadHooks {
 }
 
 const workerUrl = new URL('../workers/plan.js', import.meta.url);
+const parquetWorkerUrl = new URL('../workers/parquet.js', import.meta.url);
 
 export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise<LoadResult> {
   const config = resolveConfig(options, process.env, VERSION);
@@ -78,7 +80,8 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
     await setup.connect();
     target = await readTarget(setup, config);
     const { available, detail } = await availableConnections(setup);
-    plan = planPool(config.concurrency, config.internalConcurrency, available);
+    // One connection of the budget is the run's claim session (advisory locks), outside the pool.
+    plan = planPool(config.concurrency, config.internalConcurrency, available - 1);
     if (plan.concurrency !== config.concurrency || plan.internalConcurrency !== config.internalConcurrency) {
       log.warn(
         { wanted: config.concurrency * config.internalConcurrency + 5, available, detail, ...plan },
@@ -107,12 +110,28 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
     'run starting',
   );
 
+  const claims = await Claims.open(config, runKey(runId)).catch((err: Error) => {
+    throw new LoaderError('CONNECTION', redact(err.message, config.secrets), {}, { cause: err });
+  });
+  const dropped = await claims.dropLeftoverStaging(target.schema, runKey(runId)).catch(() => 0);
+  if (dropped > 0) log.info({ dropped }, `dropped ${dropped} staging tables left by crashed runs`);
   const pool = createPool(config, plan.poolSize);
   pool.on('error', (err) => log.warn({ err: redact(err.message, config.secrets) }, 'idle connection failed'));
   const workers = new Piscina({
     filename: workerUrl.href,
     maxThreads: Math.max(1, Math.min(availableParallelism(), plan.concurrency)),
     minThreads: 1,
+    idleTimeout: 5_000,
+  });
+  // Parquet row groups decode on their own pool, sized so that --internal-concurrency of them run at once; no
+  // thread starts before a Parquet file needs one (parquet-wasm's memory is per thread and never shrinks).
+  const parquetWorkers = new Piscina({
+    filename: parquetWorkerUrl.href,
+    maxThreads: Math.max(
+      plan.internalConcurrency,
+      Math.min(availableParallelism(), plan.concurrency * plan.internalConcurrency),
+    ),
+    minThreads: 0,
     idleTimeout: 5_000,
   });
   const results: FileResult[] = new Array(files.length);
@@ -128,11 +147,13 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
     config,
     pool,
     workers,
+    parquetWorkers,
     target,
     runId,
     log,
     internalConcurrency: plan.internalConcurrency,
     signal,
+    claims,
     mergeTurn: async (i) => {
       if (ordered) await Promise.all(done.slice(0, i).map((d) => d.p));
     },
@@ -160,7 +181,9 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
     if (target.mode === 'replace') await replaceAll(ctx, staged, results);
   } finally {
     await workers.destroy();
+    await parquetWorkers.destroy();
     await pool.end();
+    await claims.close();
   }
   return summarize(runId, target.sql, target.mode, results, unmatched, started, signal.aborted);
 }

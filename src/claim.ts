@@ -1,0 +1,101 @@
+// The run's claim connection: one dedicated session (counted in the pool budget's +5) that holds advisory locks.
+// A lock on the run marks it alive, so a later run can tell leftover staging tables of a crashed run (drop them)
+// from those of a run still working (leave them). A lock on (target, content hash) per file makes a second run
+// skip a file that another run is loading, without waiting. Locks only save duplicate work: the guarantee of
+// "once" is the audit table's unique index, hit inside the merge transaction.
+import pg from 'pg';
+import type { Config } from './config.js';
+import { quoteIdent } from './sql.js';
+
+export const STAGING_PREFIX = 'loader_stg_';
+
+/** The part of the run id that names its staging tables: loader_stg_<runKey>_<n>. */
+export function runKey(runId: string): string {
+  return runId.replaceAll('-', '').slice(0, 12);
+}
+
+export class Claims {
+  private readonly held = new Set<string>();
+  private broken = false;
+
+  private constructor(private readonly client: pg.Client) {}
+
+  static async open(config: Config, key: string): Promise<Claims> {
+    const client = new pg.Client({
+      ...(config.connection.connectionString ? { connectionString: config.connection.connectionString } : {}),
+      connectionTimeoutMillis: config.connectTimeoutMs,
+      application_name: 'loader',
+    });
+    const claims = new Claims(client);
+    client.on('error', () => {
+      claims.broken = true;
+    });
+    await client.connect();
+    await client.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [`loader_run:${key}`]);
+    return claims;
+  }
+
+  /** Drops the staging tables of runs that are gone (their run lock is free); returns how many. */
+  async dropLeftoverStaging(schema: string, ownKey: string): Promise<number> {
+    const { rows } = await this.client.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relkind = 'r' AND c.relname ~ '^loader_stg_[0-9a-f]{12}_[0-9]+$'`,
+      [schema],
+    );
+    const byRun = new Map<string, string[]>();
+    for (const r of rows) {
+      const k = r.name.slice(STAGING_PREFIX.length, STAGING_PREFIX.length + 12);
+      if (k !== ownKey) byRun.set(k, [...(byRun.get(k) ?? []), r.name]);
+    }
+    let dropped = 0;
+    for (const [k, tables] of byRun) {
+      const lock = `loader_run:${k}`;
+      const { rows: got } = await this.client.query<{ ok: boolean }>(
+        `SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok`,
+        [lock],
+      );
+      if (!got[0]?.ok) continue; // that run is alive
+      try {
+        for (const t of tables) {
+          await this.client.query(`DROP TABLE IF EXISTS ${quoteIdent(schema)}.${quoteIdent(t)}`);
+          dropped++;
+        }
+      } finally {
+        await this.client.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [lock]);
+      }
+    }
+    return dropped;
+  }
+
+  /** Claims a file's content for this target; false when another run holds it. Same-session advisory locks
+   * are re-entrant, so a second file with the same content in this run is told apart here. */
+  async claimFile(targetOid: number, sha256: string): Promise<'claimed' | 'other-run' | 'this-run'> {
+    const key = `loader_file:${targetOid}:${sha256}`;
+    if (this.held.has(key)) return 'this-run';
+    if (this.broken) return 'claimed'; // without the claim session, the unique index still keeps loads single
+    try {
+      const { rows } = await this.client.query<{ ok: boolean }>(
+        `SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok`,
+        [key],
+      );
+      if (!rows[0]?.ok) return 'other-run';
+    } catch {
+      this.broken = true;
+      return 'claimed';
+    }
+    this.held.add(key);
+    return 'claimed';
+  }
+
+  async releaseFile(targetOid: number, sha256: string): Promise<void> {
+    const key = `loader_file:${targetOid}:${sha256}`;
+    if (!this.held.delete(key) || this.broken) return;
+    await this.client.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [key]).catch(() => {
+      this.broken = true;
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.client.end().catch(() => {});
+  }
+}
