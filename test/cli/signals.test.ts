@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeDataset, BENCH_TABLE_DDL } from '../../bench/dataset.js';
-import { CLI, auditRows, createTestDb, tempDir, type TestDb } from '../helpers.js';
+import { CLI, auditRows, createTestDb, runCli, tempDir, type TestDb } from '../helpers.js';
 
 let db: TestDb;
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -59,5 +59,38 @@ describe('signals', () => {
     const code = await interrupt('sig_term', 'SIGTERM');
     expect(code).toBe(143);
     expect((await db.query(`SELECT count(*)::int AS n FROM sig_term`))[0]!.n).toBe(0);
+  });
+});
+
+describe('SIGKILL', () => {
+  it('a run killed mid-load leaves no partial file; the rerun loads every file exactly once and drops its staging', async () => {
+    await db.query(BENCH_TABLE_DDL('sig_kill'));
+    const child = spawn(
+      process.execPath,
+      [CLI, '--dsn', db.dsn, '--table', 'sig_kill', '--batch-size', '10000', '--concurrency', '1', ...files],
+      { stdio: 'ignore' },
+    );
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(async () => {
+        const rows = await db.query(
+          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'loader' AND query ILIKE 'COPY%'`,
+        );
+        if (rows.length > 0) {
+          clearInterval(poll);
+          resolve();
+        }
+      }, 20);
+    });
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.on('close', resolve));
+    const before = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM sig_kill`))[0]!.n;
+    expect([0, 150_000]).toContain(before); // nothing, or exactly the first file if it had committed
+    const rerun = await runCli(['--dsn', db.dsn, '--table', 'sig_kill', ...files]);
+    expect(rerun.code).toBe(0);
+    expect((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM sig_kill`))[0]!.n).toBe(300_000);
+    expect((await db.query<{ n: number }>(`SELECT count(DISTINCT id)::int AS n FROM sig_kill`))[0]!.n).toBe(
+      300_000,
+    );
+    expect(await db.query(`SELECT relname FROM pg_class WHERE relname LIKE 'loader_stg%'`)).toEqual([]);
   });
 });
