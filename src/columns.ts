@@ -28,7 +28,7 @@ export function mapColumns(
         out.push({ source: name, target: undefined, stagingName: `__loader_extra_${i + 1}` });
       };
       if (name === '') return extra(`header field ${i + 1} is empty`);
-      const exact = target.columns.find((c) => c.name === name);
+      const exact = target.columns.find((c) => c.name === name || c.name === truncateIdentifier(name));
       const folded = exact
         ? [exact]
         : target.columns.filter((c) => c.name.toLowerCase() === name.toLowerCase());
@@ -78,6 +78,18 @@ export function mapColumns(
         },
       );
     }
+  }
+  return out;
+}
+
+/** PostgreSQL keeps the first 63 bytes of an identifier (NAMEDATALEN - 1), cut at a character boundary: a longer
+ * header name matches the column created from it. */
+export function truncateIdentifier(name: string): string {
+  if (Buffer.byteLength(name) <= 63) return name;
+  let out = '';
+  for (const ch of name) {
+    if (Buffer.byteLength(out + ch) > 63) break;
+    out += ch;
   }
   return out;
 }

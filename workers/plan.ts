@@ -39,7 +39,8 @@ export default async function plan(task: PlanTask): Promise<PlanResult> {
     const decoded = task.gzip ? raw.pipe(createGunzip()) : raw;
     if (task.gzip) raw.on('error', (err) => decoded.destroy(err));
     for await (const chunk of decoded) scanner.push(chunk as Buffer);
-    return { ok: true, sha256: hash.digest('hex'), fileBytes, scan: scanner.finish() };
+    const scan = scanner.finish(); // may throw: digest only after it (a hash digests once)
+    return { ok: true, sha256: hash.digest('hex'), fileBytes, scan };
   } catch (err) {
     if (err instanceof CsvScanError) {
       return {
