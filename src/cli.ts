@@ -61,6 +61,19 @@ function program(): Command {
       int('--min-age'),
       0,
     )
+    .addOption(
+      new Option(
+        '--on-error <policy>',
+        'abort-file: a bad row fails its file; reject-rows: set bad rows aside',
+      )
+        .choices(['abort-file', 'reject-rows'])
+        .default('abort-file'),
+    )
+    .option('--rejects-dir <dir>', 'reject-rows: where <file>.rejects.csv and .rejects.log go', 'rejects')
+    .option(
+      '--max-rejects <n|n%>',
+      'reject-rows: fail the file past this many rejected rows (default: no limit)',
+    )
     .option('--direct', 'append: COPY straight into the table, one stream per file, no staging')
     .option('--connect-timeout <s>', 'seconds to wait for a connection', int('--connect-timeout'), 30)
     .addOption(
@@ -141,6 +154,9 @@ export async function main(argv: string[]): Promise<number> {
         force: o.force === true,
         direct: o.direct === true,
         minAgeSeconds: o.minAge as number,
+        onError: o.onError as 'abort-file' | 'reject-rows',
+        rejectsDir: o.rejectsDir as string,
+        maxRejects: o.maxRejects as string | undefined,
         connectTimeoutMs: (o.connectTimeout as number) * 1000,
         signal: abort.signal,
       },

@@ -2,12 +2,15 @@
 // the option, then frozen. Nothing downstream applies defaults again.
 import { hostname } from 'node:os';
 import { LoaderError } from './errors.js';
+import { parseMaxRejects, type RejectLimit } from './reject.js';
 import { parseTableName, type TableName } from './sql.js';
 
 export const MODES = ['upsert', 'append', 'insert-only', 'replace'] as const;
 export type Mode = (typeof MODES)[number];
 export const FILE_TYPES = ['auto', 'csv', 'parquet'] as const;
 export type FileType = (typeof FILE_TYPES)[number];
+export const ON_ERROR = ['abort-file', 'reject-rows'] as const;
+export type OnError = (typeof ON_ERROR)[number];
 
 export interface LoadOptions {
   /** postgres://user:pass@host:port/db; else DATABASE_URL; else libpq's PG* variables */
@@ -45,6 +48,12 @@ export interface LoadOptions {
   direct?: boolean;
   /** skip files modified less than this many seconds ago (still being written); default 0 */
   minAgeSeconds?: number;
+  /** abort-file (default): a bad row fails its file; reject-rows: bad rows go to the rejects dir, the rest loads */
+  onError?: OnError;
+  /** where reject-rows writes <file>.rejects.csv and .rejects.log (default ./rejects) */
+  rejectsDir?: string;
+  /** reject-rows: fail the file past this many rejected rows, "N" or "N%" (default: no limit) */
+  maxRejects?: string | number;
   /** milliseconds to wait for a connection (default 30000) */
   connectTimeoutMs?: number;
   signal?: AbortSignal;
@@ -76,6 +85,9 @@ export interface Config {
   readonly force: boolean;
   readonly direct: boolean;
   readonly minAgeSeconds: number;
+  readonly onError: OnError;
+  readonly rejectsDir: string;
+  readonly maxRejects: RejectLimit;
   readonly connectTimeoutMs: number;
   readonly host: string;
   readonly version: string;
@@ -176,6 +188,18 @@ export function resolveConfig(
   const nul = opts.null ?? '';
   if (/[\r\n]/.test(nul)) throw usage('--null cannot contain a line break');
 
+  const onError = opts.onError ?? 'abort-file';
+  if (!ON_ERROR.includes(onError)) {
+    throw usage(`--on-error must be abort-file or reject-rows, got ${JSON.stringify(opts.onError)}`);
+  }
+  let maxRejects: RejectLimit = {};
+  if (opts.maxRejects !== undefined) {
+    try {
+      maxRejects = parseMaxRejects(String(opts.maxRejects));
+    } catch (err) {
+      throw usage((err as Error).message);
+    }
+  }
   const config: Config = {
     connection,
     target,
@@ -199,6 +223,9 @@ export function resolveConfig(
     force: opts.force ?? false,
     direct: opts.direct ?? false,
     minAgeSeconds: nonNegative('--min-age', opts.minAgeSeconds),
+    onError,
+    rejectsDir: opts.rejectsDir ?? 'rejects',
+    maxRejects,
     connectTimeoutMs: positiveInt('--connect-timeout', opts.connectTimeoutMs, 30_000, 3_600_000),
     host: hostname(),
     version,

@@ -51,17 +51,22 @@ export async function copyOn(
   job: Omit<CopyJob, 'pool'>,
   isRetry: boolean,
 ): Promise<number> {
-  if (job.staging) {
-    if (isRetry) {
-      await client.query(`DELETE FROM ${job.staging} WHERE ${quoteIdent(BATCH_COL)} = $1`, [
-        job.source.batch.index,
-      ]);
-    }
-    await client.query(`SELECT set_config($1, $2, false)`, [BATCH_SETTING, String(job.source.batch.index)]);
-  }
+  if (job.staging) await tagBatch(client, job.staging, job.source.batch.index, isRetry);
   const stream = client.query(copyFrom(job.sql));
   await pipeline(job.source.open(), stream, { signal: job.signal });
   return stream.rowCount;
+}
+
+/** Before a sub-batch's COPY into staging: on a retry, delete what an unclear earlier attempt may have left; then
+ * tag the session so the staging rows carry the sub-batch number. */
+export async function tagBatch(
+  client: pg.ClientBase,
+  staging: string,
+  index: number,
+  isRetry: boolean,
+): Promise<void> {
+  if (isRetry) await client.query(`DELETE FROM ${staging} WHERE ${quoteIdent(BATCH_COL)} = $1`, [index]);
+  await client.query(`SELECT set_config($1, $2, false)`, [BATCH_SETTING, String(index)]);
 }
 
 export interface DataErrorContext {

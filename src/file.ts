@@ -18,12 +18,13 @@ import { mapColumns } from './columns.js';
 import { prepareParquet, type ParquetStats } from './parquet/source.js';
 import type { Config } from './config.js';
 import { redact } from './config.js';
-import { copyBatch, copyOn, describeCopyError, type BatchSource } from './copy.js';
+import { copyBatch, copyOn, describeCopyError, tagBatch, type BatchSource } from './copy.js';
 import { withClient, inTransaction } from './db.js';
 import { detect, type Detected } from './detect.js';
 import { LoaderError, classifyError, sqlStateOf } from './errors.js';
 import { BATCH_COL, copySql, mergeSql, stagingDdl, type CopyDialect, type FileColumn } from './merge.js';
 import { withRetry } from './retry.js';
+import { Rejects, copyRejecting, mergeRejecting, type MergeRejectingJob } from './reject.js';
 import type { ScanResult, SubBatchRange } from './scan.js';
 import { decoderName, sniff } from './sniff.js';
 import { qualified, quoteIdent } from './sql.js';
@@ -89,6 +90,8 @@ interface Prepared {
   columns: FileColumn[];
   /** Parquet: sub-batches decoded by workers (CSV: cut from the file's bytes) */
   sources?: BatchSource[];
+  /** the header record's bytes, for the rejects file */
+  headerBytes?: Buffer;
 }
 
 export async function loadFile(
@@ -172,6 +175,11 @@ export async function loadFile(
     }
     const sources = prep.sources ?? batchSources(path, prep);
     const fileColumns = prep.columns.map((c) => c.stagingName);
+    // reject-rows: CSV records PostgreSQL refuses are set aside; their order in staging maps merge errors back.
+    const rejecting = config.onError === 'reject-rows' && !prep.sources;
+    const rejects = new Rejects(path, config.maxRejects, prep.scan.records);
+    const sent = new Map<number, number[]>();
+    const quote = { quote: prep.dialect.quote.charCodeAt(0), escape: prep.dialect.escape.charCodeAt(0) };
     const onRetry = (err: Error, attempt: number): void => {
       res.retries++;
       log.warn(
@@ -197,20 +205,36 @@ export async function loadFile(
               let counted = 0;
               for (const source of sources) {
                 await source.load?.();
-                counted += await copyOn(
-                  client,
-                  { sql: copy, source, retries: 0, signal, onRetry },
-                  false,
-                ).catch(async (err) => {
-                  throw await describeCopyError(err, source, {
-                    file: path,
-                    dialect: prep.dialect,
-                    columns: fileColumns,
+                if (rejecting) {
+                  rejects.resetBatch(source.batch.index);
+                  const buf = await source.bytes();
+                  const r = await copyRejecting(client, {
+                    sql: copy,
+                    batch: source.batch,
+                    buf,
+                    quote,
+                    rejects,
+                    savepoints: true,
+                    signal,
                   });
-                });
+                  counted += r.rows;
+                } else {
+                  counted += await copyOn(
+                    client,
+                    { sql: copy, source, retries: 0, signal, onRetry },
+                    false,
+                  ).catch(async (err) => {
+                    throw await describeCopyError(err, source, {
+                      file: path,
+                      dialect: prep.dialect,
+                      columns: fileColumns,
+                    });
+                  });
+                }
                 source.release?.();
               }
-              res.rowsRead = counted;
+              res.rowsRejected = rejects.size;
+              res.rowsRead = counted + res.rowsRejected;
               res.rowsInserted = counted;
               res.subBatches = sources.length;
               await ensureUnchanged(path, prep.detected);
@@ -220,7 +244,8 @@ export async function loadFile(
           }),
         { retries: config.maxRetries, signal, onRetry },
       );
-      log.info({ file: path, rows: res.rowsInserted }, 'loaded');
+      await writeRejects(ctx, path, rejects, prep.headerBytes);
+      log.info({ file: path, rows: res.rowsInserted, rejected: res.rowsRejected }, 'loaded');
       return { result: finish(res, started) };
     }
 
@@ -237,15 +262,36 @@ export async function loadFile(
     const copyOne = async (source: BatchSource): Promise<void> => {
       try {
         await source.load?.();
-        const n = await copyBatch({
-          pool: ctx.pool,
-          sql: copy,
-          staging: stagingSql,
-          source,
-          retries: config.maxRetries,
-          signal,
-          onRetry,
-        });
+        const n = rejecting
+          ? await withRetry(
+              (attempt) =>
+                withClient(ctx.pool, async (client) => {
+                  await tagBatch(client, stagingSql, source.batch.index, attempt > 1);
+                  rejects.resetBatch(source.batch.index);
+                  const buf = await source.bytes();
+                  const r = await copyRejecting(client, {
+                    sql: copy,
+                    batch: source.batch,
+                    buf,
+                    quote,
+                    rejects,
+                    savepoints: false,
+                    signal,
+                  });
+                  sent.set(source.batch.index, r.sent);
+                  return r.rows;
+                }),
+              { retries: config.maxRetries, signal, onRetry },
+            )
+          : await copyBatch({
+              pool: ctx.pool,
+              sql: copy,
+              staging: stagingSql,
+              source,
+              retries: config.maxRetries,
+              signal,
+              onRetry,
+            });
         counts.set(source.batch.index, n);
         source.release?.();
       } catch (err) {
@@ -259,7 +305,8 @@ export async function loadFile(
     };
     await runBounded(sources, ctx.internalConcurrency, fileAbort, copyOne);
     res.subBatches = sources.length;
-    res.rowsRead = [...counts.values()].reduce((a, b) => a + b, 0);
+    res.rowsRejected = rejects.size;
+    res.rowsRead = [...counts.values()].reduce((a, b) => a + b, 0) + res.rowsRejected;
 
     if (target.mode === 'replace') {
       res.status = 'succeeded';
@@ -284,10 +331,26 @@ export async function loadFile(
                 const missing = await incompleteBatches(client, stagingSql, counts);
                 if (missing.length > 0) return missing;
               }
-              const { rows } = await client.query<{ inserted: string; updated: string }>(merge);
-              res.rowsInserted = Number(rows[0]?.inserted ?? 0);
-              res.rowsUpdated = Number(rows[0]?.updated ?? 0);
-              res.rowsSkipped = res.rowsRead - res.rowsInserted - res.rowsUpdated;
+              const merged = await mergeOrBisect(client, merge, {
+                target,
+                stagingSql,
+                columns: prep.columns,
+                mode: target.mode,
+                rejects,
+                quote,
+                // Without CSV bytes to point at (Parquet), a constraint error fails the file as the server said.
+                firstOnly: !rejecting,
+                bisect: !prep.sources,
+                batchOf: async (b) => {
+                  const source = sources.find((x) => x.batch.index === b)!;
+                  const buf = await source.bytes();
+                  return { batch: source.batch, buf, sent: sent.get(b) ?? identity(source.batch.records) };
+                },
+              });
+              res.rowsInserted = merged.inserted;
+              res.rowsUpdated = merged.updated;
+              res.rowsRejected = rejects.size;
+              res.rowsSkipped = res.rowsRead - res.rowsInserted - res.rowsUpdated - res.rowsRejected;
               await ensureUnchanged(path, prep.detected);
               res.status = 'succeeded';
               await insertAudit(client, target.schema, audit('succeeded'));
@@ -319,8 +382,15 @@ export async function loadFile(
         copyOne,
       );
     }
+    await writeRejects(ctx, path, rejects, prep.headerBytes);
     log.info(
-      { file: path, inserted: res.rowsInserted, updated: res.rowsUpdated, skipped: res.rowsSkipped },
+      {
+        file: path,
+        inserted: res.rowsInserted,
+        updated: res.rowsUpdated,
+        skipped: res.rowsSkipped,
+        rejected: res.rowsRejected,
+      },
       'loaded',
     );
     return { result: finish(res, started) };
@@ -389,6 +459,42 @@ export async function ensureUnchanged(path: string, d: Pick<Detected, 'bytes' | 
         ? 'the file changed while it was being loaded (still being written?)'
         : 'the file disappeared while it was being loaded',
     );
+  }
+}
+
+function identity(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+async function writeRejects(
+  ctx: RunContext,
+  path: string,
+  rejects: Rejects,
+  header: Buffer | undefined,
+): Promise<void> {
+  if (rejects.size === 0) return;
+  const out = await rejects.write(ctx.config.rejectsDir, header);
+  ctx.log.warn(
+    { file: path, rejected: rejects.size, ...out },
+    `${path}: ${rejects.size} rows rejected, written to ${out?.csv}`,
+  );
+}
+
+/** The merge; on a constraint error, bisection finds the row: set aside (reject-rows) or named (abort-file). */
+async function mergeOrBisect(
+  client: pg.ClientBase,
+  merge: string,
+  job: MergeRejectingJob & { bisect: boolean },
+): Promise<{ inserted: number; updated: number }> {
+  await client.query('SAVEPOINT loader_whole');
+  try {
+    const { rows } = await client.query<{ inserted: string; updated: string }>(merge);
+    await client.query('RELEASE SAVEPOINT loader_whole');
+    return { inserted: Number(rows[0]?.inserted ?? 0), updated: Number(rows[0]?.updated ?? 0) };
+  } catch (err) {
+    if (!job.bisect || classifyError(err) !== 'reject') throw err;
+    await client.query('ROLLBACK TO SAVEPOINT loader_whole');
+    return mergeRejecting(client, job);
   }
 }
 
@@ -508,8 +614,10 @@ async function prepare(
   res.rowsRead = planned.scan.records;
   await ensureUnchanged(path, detected);
   let headerFields: string[] | undefined;
+  let headerBytes: Buffer | undefined;
   if (header && planned.scan.header) {
     const bytes = await readRange(path, detected, planned.scan.header.start, planned.scan.header.end);
+    headerBytes = bytes;
     const rows = parse(bytes.toString(decoderName(config.encoding)), {
       delimiter: dialect.delimiter,
       quote: dialect.quote,
@@ -530,7 +638,7 @@ async function prepare(
     config.ignoreExtraColumns,
     config.tableText,
   );
-  return { detected, dialect, scan: planned.scan, columns };
+  return { detected, dialect, scan: planned.scan, columns, headerBytes };
 }
 
 async function readRange(path: string, d: Detected, start: number, end: number): Promise<Buffer> {

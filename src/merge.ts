@@ -39,10 +39,13 @@ export interface CopyDialect {
   escape: string;
   null: string;
   encoding: string;
+  /** 'binary': COPY BINARY (Parquet's encoder); the other fields are then unused. Default csv. */
+  format?: 'csv' | 'binary';
 }
 
 export function copySql(tableSql: string, columnNames: string[], d: CopyDialect): string {
   const cols = columnNames.map(quoteIdent).join(', ');
+  if (d.format === 'binary') return `COPY ${tableSql} (${cols}) FROM STDIN WITH (FORMAT binary)`;
   return (
     `COPY ${tableSql} (${cols}) FROM STDIN WITH (FORMAT csv, HEADER false, ` +
     `DELIMITER ${quoteLiteral(d.delimiter)}, QUOTE ${quoteLiteral(d.quote)}, ESCAPE ${quoteLiteral(d.escape)}, ` +
@@ -50,14 +53,31 @@ export function copySql(tableSql: string, columnNames: string[], d: CopyDialect)
   );
 }
 
-export interface MergePlan {
-  /** one statement; returns one row (inserted, updated) */
-  sql: string;
+/** Staging rows from (batch, ord) to (batch, ord), both included: a slice for finding a bad row by bisection. */
+export interface StagingRange {
+  from: readonly [number, number];
+  to: readonly [number, number];
+}
+
+export function rangeFilter(r: StagingRange): string {
+  const n = (x: number): string => {
+    if (!Number.isSafeInteger(x)) throw new RangeError(`not an integer: ${x}`);
+    return String(x);
+  };
+  const row = `(${quoteIdent(BATCH_COL)}, ${quoteIdent(ORD_COL)})`;
+  return `${row} >= (${n(r.from[0])}, ${n(r.from[1])}) AND ${row} <= (${n(r.to[0])}, ${n(r.to[1])})`;
 }
 
 /** The merge statement of one file's staging into the target. `replace` merges like upsert when there is a key
  * (the later file wins) and like append otherwise, after the run has emptied the target. */
-export function mergeSql(target: Target, stagingSql: string, columns: FileColumn[], mode: Mode): string {
+export function mergeSql(
+  target: Target,
+  stagingSql: string,
+  columns: FileColumn[],
+  mode: Mode,
+  range?: StagingRange,
+): string {
+  const from = range ? `${stagingSql} WHERE ${rangeFilter(range)}` : stagingSql;
   const loaded = columns.filter((c): c is FileColumn & { target: Column } => c.target !== undefined);
   // An empty file (0 bytes: no header, no records) has no columns and nothing to merge, whatever the mode.
   if (loaded.length === 0) return `SELECT 0::int8 AS inserted, 0::int8 AS updated`;
@@ -67,13 +87,13 @@ export function mergeSql(target: Target, stagingSql: string, columns: FileColumn
   const insert = `INSERT INTO ${target.sql} AS t (${names.join(', ')})${overriding}`;
   const key = mode === 'append' || (mode === 'replace' && !target.key) ? undefined : target.key;
   if (!key) {
-    return `WITH m AS (${insert} SELECT ${select.join(', ')} FROM ${stagingSql} RETURNING 1)
+    return `WITH m AS (${insert} SELECT ${select.join(', ')} FROM ${from} RETURNING 1)
             SELECT count(*)::int8 AS inserted, 0::int8 AS updated FROM m`;
   }
   const keySet = new Set(key);
   const stagingKey = key.map((k) => quoteIdent(loaded.find((c) => c.target.name === k)!.stagingName));
   const latest =
-    `SELECT DISTINCT ON (${stagingKey.join(', ')}) ${select.join(', ')} FROM ${stagingSql} ` +
+    `SELECT DISTINCT ON (${stagingKey.join(', ')}) ${select.join(', ')} FROM ${from} ` +
     `ORDER BY ${stagingKey.join(', ')}, ${quoteIdent(BATCH_COL)} DESC, ${quoteIdent(ORD_COL)} DESC`;
   const conflict = `ON CONFLICT (${key.map(quoteIdent).join(', ')})`;
   const updatable = loaded.filter((c) => !keySet.has(c.target.name) && c.target.identity !== 'a');
