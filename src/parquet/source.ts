@@ -1,0 +1,199 @@
+// A Parquet file's plan on the main thread: hash + footer from a worker, columns mapped by name, types checked
+// against the target (failing before any row is sent), and one BatchSource per row group (or slice of one) whose
+// load() has a worker decode and encode it. file.ts then COPYs, merges and audits exactly as for CSV.
+import { Readable } from 'node:stream';
+import type { Piscina } from 'piscina';
+import type { DecodeResult, DecodeTask, ParquetPlanResult } from '../../workers/parquet.js';
+import type { Target } from '../catalog.js';
+import { mapColumns } from '../columns.js';
+import type { Config } from '../config.js';
+import type { BatchSource } from '../copy.js';
+import type { Detected } from '../detect.js';
+import { LoaderError } from '../errors.js';
+import type { CopyDialect, FileColumn } from '../merge.js';
+import type { ScanResult, SubBatchRange } from '../scan.js';
+import { planFile, type ColumnPlan } from './mapping.js';
+import { TEXT_DIALECT } from './text.js';
+import { checkZone } from './values.js';
+
+/** What a Parquet file's load did, in its FileResult. */
+export interface ParquetStats {
+  /** 'binary': COPY BINARY; 'text': the CSV fallback (a target type the binary encoder does not write) */
+  encoding: 'binary' | 'text';
+  rowGroups: number;
+  /** the most decodes that ran at once on worker threads, from the workers' own clocks */
+  maxDecodesInFlight: number;
+  /** distinct worker threads that decoded the file */
+  threads: number;
+}
+
+export interface ParquetContext {
+  config: Config;
+  target: Target;
+  parquetWorkers?: Piscina;
+}
+
+export interface ParquetPrepared {
+  detected: Detected;
+  dialect: CopyDialect;
+  scan: ScanResult;
+  columns: FileColumn[];
+  sources: BatchSource[];
+}
+
+export const BINARY_DIALECT: CopyDialect = { ...TEXT_DIALECT, format: 'binary' };
+
+export async function prepareParquet(
+  ctx: ParquetContext,
+  path: string,
+  detected: Detected,
+  res: { sha256: string | null; rowsRead: number; parquet?: ParquetStats },
+  signal: AbortSignal,
+): Promise<ParquetPrepared> {
+  const { config, target } = ctx;
+  const pool = ctx.parquetWorkers;
+  if (!pool) throw new LoaderError('INTERNAL', 'no Parquet worker pool');
+  const planned = (await pool.run({ path }, { name: 'plan', signal })) as ParquetPlanResult;
+  if (planned.sha256) res.sha256 = planned.sha256;
+  if (!planned.ok) throw new LoaderError('READ', planned.message, { file: path });
+  const { footer } = planned;
+  res.rowsRead = footer.rows;
+  const names = footer.fields.map((f) => f.name);
+  const columns = mapColumns(
+    names,
+    names.length,
+    target,
+    target.mode,
+    config.ignoreExtraColumns,
+    config.tableText,
+  );
+  const plan = planFile(footer.fields, columns);
+  if (needsZone(plan.columns) && config.timezone) {
+    try {
+      checkZone(config.timezone);
+    } catch {
+      throw new LoaderError(
+        'COLUMNS',
+        `--timezone ${config.timezone} is not a time zone this loader can convert Parquet timestamps in; ` +
+          `use an IANA name (Europe/Paris) or UTC`,
+      );
+    }
+  }
+  const stats: ParquetStats = {
+    encoding: plan.encoding,
+    rowGroups: footer.rowGroups.length,
+    maxDecodesInFlight: 0,
+    threads: 0,
+  };
+  res.parquet = stats;
+  const intervals: [number, number][] = [];
+  const threads = new Set<number>();
+  const record = (r: { threadId: number; startedAt: number; finishedAt: number }): void => {
+    intervals.push([r.startedAt, r.finishedAt]);
+    threads.add(r.threadId);
+    stats.threads = threads.size;
+    stats.maxDecodesInFlight = maxOverlap(intervals);
+  };
+
+  const sources: BatchSource[] = [];
+  let firstRow = 0;
+  footer.rowGroups.forEach((g, rowGroup) => {
+    for (let offset = 0; offset < g.rows; offset += config.batchSize) {
+      const limit = Math.min(config.batchSize, g.rows - offset);
+      const batch: SubBatchRange = {
+        index: sources.length,
+        start: 0,
+        end: 0,
+        firstLine: firstRow + offset + 1, // for Parquet, "line" is the 1-based row number in the file
+        records: limit,
+      };
+      const task: DecodeTask = {
+        path,
+        rowGroup,
+        offset,
+        limit,
+        firstRow: firstRow + offset,
+        plans: plan.columns,
+        encoding: plan.encoding,
+        timezone: config.timezone,
+      };
+      sources.push(decodeSource(pool, task, batch, signal, record, path));
+    }
+    firstRow += g.rows;
+  });
+  const scan: ScanResult = {
+    batches: sources.map((s) => s.batch),
+    records: footer.rows,
+    bytes: detected.bytes,
+  };
+  return {
+    detected,
+    dialect: plan.encoding === 'binary' ? BINARY_DIALECT : { ...TEXT_DIALECT },
+    scan,
+    columns,
+    sources,
+  };
+}
+
+/** A sub-batch whose bytes a worker makes: decoded and encoded on load(), held until release(). */
+function decodeSource(
+  pool: Piscina,
+  task: DecodeTask,
+  batch: SubBatchRange,
+  signal: AbortSignal,
+  record: (r: { threadId: number; startedAt: number; finishedAt: number }) => void,
+  path: string,
+): BatchSource {
+  let buf: Buffer | undefined;
+  const load = async (): Promise<Buffer> => {
+    if (buf) return buf;
+    let r: DecodeResult;
+    try {
+      r = (await pool.run(task, { signal })) as DecodeResult;
+    } catch (err) {
+      // parquet-wasm panics inside its async reader escape the worker's try/catch and end the thread (Piscina
+      // replaces it): a corrupt page. The file fails alone; a cancellation stays a cancellation.
+      if (signal.aborted) throw err;
+      throw new LoaderError(
+        'READ',
+        `row group ${task.rowGroup}: the Parquet reader failed (corrupt data?): ${(err as Error).message}`,
+        { file: path },
+        { cause: err },
+      );
+    }
+    if (!r.ok) {
+      throw new LoaderError(r.code, r.message, { file: path, line: r.row, column: r.column });
+    }
+    record(r);
+    buf = Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength);
+    return buf;
+  };
+  return {
+    batch,
+    load: async () => void (await load()),
+    release: () => (buf = undefined),
+    open: () => Readable.from([buf ?? Buffer.alloc(0)]),
+    // Binary bytes cannot be re-read as CSV records: the error keeps COPY's row number instead.
+    bytes: async () => {
+      if (task.encoding === 'binary') throw new Error('binary COPY: no record text');
+      return load();
+    },
+  };
+}
+
+function needsZone(plans: ColumnPlan[]): boolean {
+  return plans.some((p) => p.info?.kind === 'timestamp' || p.info?.kind === 'date');
+}
+
+/** The most intervals that overlap at one instant. */
+export function maxOverlap(intervals: [number, number][]): number {
+  const events = intervals.flatMap(([s, e]) => [
+    [s, 1],
+    [e, -1],
+  ]);
+  events.sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!);
+  let cur = 0;
+  let max = 0;
+  for (const [, d] of events) max = Math.max(max, (cur += d!));
+  return max;
+}

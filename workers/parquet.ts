@@ -1,0 +1,119 @@
+// Piscina worker for Parquet: `plan` hashes the file and reads its footer; `decode` (the default) opens the file
+// itself, reads ONE row group (or a slice of it) with parquet-wasm, and encodes it for COPY (binary, or the CSV
+// fallback) from the target's types. Results come back as data with a transferred buffer; errors too.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { threadId } from 'node:worker_threads';
+import { tableFromIPC, type Data } from 'apache-arrow';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { BinaryEncoder, EncodeError } from '../src/parquet/binary.js';
+import type { ColumnPlan } from '../src/parquet/mapping.js';
+import { openParquet, readFooter, type Footer } from '../src/parquet/schema.js';
+import { CsvEncoder } from '../src/parquet/text.js';
+
+export interface ParquetPlanTask {
+  path: string;
+}
+
+export type ParquetPlanResult =
+  | { ok: true; sha256: string; fileBytes: number; footer: Footer }
+  | { ok: false; message: string; sha256?: string };
+
+export interface DecodeTask {
+  path: string;
+  rowGroup: number;
+  /** slice of the row group: rows [offset, offset + limit) */
+  offset: number;
+  limit: number;
+  /** 0-based row number, in the file, of the slice's first row (for messages) */
+  firstRow: number;
+  plans: ColumnPlan[];
+  encoding: 'binary' | 'text';
+  timezone: string;
+}
+
+export type DecodeResult =
+  | { ok: true; data: Uint8Array; rows: number; threadId: number; startedAt: number; finishedAt: number }
+  | { ok: false; code: 'READ' | 'DATA'; message: string; row?: number; column?: string };
+
+const now = (): number => performance.timeOrigin + performance.now();
+
+export async function plan(task: ParquetPlanTask): Promise<ParquetPlanResult> {
+  const hash = createHash('sha256');
+  let fileBytes = 0;
+  try {
+    for await (const chunk of createReadStream(task.path, { highWaterMark: 1 << 20 })) {
+      hash.update(chunk as Buffer);
+      fileBytes += (chunk as Buffer).length;
+    }
+  } catch (err) {
+    return { ok: false, message: (err as Error).message };
+  }
+  const sha256 = hash.digest('hex');
+  try {
+    const file = await openParquet(task.path);
+    try {
+      return { ok: true, sha256, fileBytes, footer: readFooter(file) };
+    } finally {
+      file.free();
+    }
+  } catch (err) {
+    return { ok: false, sha256, message: `cannot read the Parquet footer: ${errText(err)}` };
+  }
+}
+
+export default async function decode(task: DecodeTask): Promise<unknown> {
+  const startedAt = now();
+  let ipc: Uint8Array;
+  try {
+    const file = await openParquet(task.path);
+    try {
+      // batchSize = the slice: one Arrow record batch per task.
+      const table = await file.read({
+        rowGroups: [task.rowGroup],
+        offset: task.offset,
+        limit: task.limit,
+        batchSize: Math.max(task.limit, 1),
+      });
+      ipc = table.intoIPCStream(); // consumes (frees) the wasm table
+    } finally {
+      file.free();
+    }
+  } catch (err) {
+    return { ok: false, code: 'READ', message: `row group ${task.rowGroup}: ${errText(err)}` };
+  }
+  try {
+    const table = tableFromIPC(ipc);
+    const enc =
+      task.encoding === 'binary'
+        ? new BinaryEncoder(task.plans, task.timezone)
+        : new CsvEncoder(task.plans, task.timezone);
+    let done = 0;
+    for (const batch of table.batches) {
+      const cols = task.plans.map((p) =>
+        p.info && p.target ? (batch.getChild(p.info.name)?.data[0] as Data | undefined) : undefined,
+      );
+      enc.add(cols, batch.numRows, task.firstRow + done);
+      done += batch.numRows;
+    }
+    const data = enc.finish();
+    const result: DecodeResult = { ok: true, data, rows: done, threadId, startedAt, finishedAt: now() };
+    return move({ [transferableSymbol]: [data.buffer], [valueSymbol]: result });
+  } catch (err) {
+    if (err instanceof EncodeError) {
+      return {
+        ok: false,
+        code: 'DATA',
+        message: `row group ${task.rowGroup}, row ${err.row + 1}, column ${JSON.stringify(err.column)}: ${err.message}`,
+        row: err.row + 1,
+        column: err.column,
+      };
+    }
+    return { ok: false, code: 'READ', message: `row group ${task.rowGroup}: ${errText(err)}` };
+  }
+}
+
+function errText(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}
