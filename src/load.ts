@@ -12,15 +12,9 @@ import { redact, resolveConfig, type LoadOptions } from './config.js';
 import { availableConnections, createPool, inTransaction, planPool, withClient } from './db.js';
 import { discover } from './discover.js';
 import { LoaderError } from './errors.js';
-import {
-  dropStaging,
-  loadFile,
-  toLoaderError,
-  type FileResult,
-  type RunContext,
-  type StagedFile,
-} from './file.js';
+import { loadFile, toLoaderError, type FileResult, type RunContext, type StagedFile } from './file.js';
 import { silentLogger, type Logger } from './log.js';
+import { dropStaging } from './staging.js';
 import { mergeSql } from './merge.js';
 import { VERSION } from './version.js';
 
