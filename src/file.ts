@@ -22,7 +22,6 @@ import { Rejects, copyRejecting } from './reject.js';
 import { qualified } from './sql.js';
 import { dropStaging, identity, incompleteBatches, mergeOrBisect, stagingExists } from './staging.js';
 
-
 export interface FileResult {
   path: string;
   status: FileStatus;
