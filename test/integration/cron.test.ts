@@ -1,5 +1,6 @@
 // Safe to re-run from cron: overlapping runs load each file once, a file still being written is left for the
 // next run, and staging tables left by a crashed run are dropped, never those of a run still alive.
+import { createHash } from 'node:crypto';
 import { appendFile, utimes } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { auditRows } from '../helpers.js';
@@ -107,5 +108,51 @@ describe('leftover staging tables', () => {
     expect(left.map((x) => x.relname)).toEqual(['loader_stg_fedcba987654_0']);
     await env.db.query(`SELECT pg_advisory_unlock(hashtextextended('loader_run:fedcba987654', 0))`);
     await env.db.query('DROP TABLE loader_stg_fedcba987654_0');
+  });
+});
+
+describe('the claim and the database guarantee', () => {
+  it('skips at once, as IN_PROGRESS, a file whose content another session has claimed', async () => {
+    await env.db.query('CREATE TABLE claimed (id int, v text)');
+    const body = csv('id,v', rows(1, 50));
+    const f = await env.dir.write('claimed.csv', body);
+    const sha = createHash('sha256').update(body).digest('hex');
+    const [{ oid }] = await env.rows<{ oid: number }>(`SELECT 'claimed'::regclass::oid::int8::float8 AS oid`);
+    await env.db.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [`loader_file:${oid}:${sha}`]);
+    try {
+      const r = await env.load('claimed', [f]);
+      expect(r.exitCode).toBe(0);
+      expect(r.files[0]).toMatchObject({ status: 'skipped', error: { code: 'IN_PROGRESS' } });
+      expect(await env.num('SELECT count(*) FROM claimed')).toBe(0);
+    } finally {
+      await env.db.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [`loader_file:${oid}:${sha}`]);
+    }
+    expect((await env.load('claimed', [f])).files[0]?.status).toBe('succeeded');
+  });
+
+  it('rolls a file back as skipped when another run commits the same content first (the unique index)', async () => {
+    await env.db.query('CREATE TABLE raced (id int, v text)');
+    const body = csv('id,v', rows(1, 50));
+    const f = await env.dir.write('raced.csv', body);
+    const sha = createHash('sha256').update(body).digest('hex');
+    // Plays the other run: as this file's rows go in, a succeeded audit row for the same content appears in the
+    // same transaction, just as a concurrent commit would make the merge's own audit insert collide.
+    await env.db.query(`CREATE FUNCTION raced_other_run() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO loader_audit (run_id, load_id, file_path, file_sha256, file_bytes, format, target_oid, target_schema,
+          target_table, mode, status, started_at, finished_at, duration_ms, host, loader_version)
+        VALUES (gen_random_uuid(), gen_random_uuid(), 'elsewhere', '${sha}', 0, 'csv', 'raced'::regclass, 'public',
+          'raced', 'append', 'succeeded', now(), now(), 0, 'other-host', 'x');
+        RETURN NULL;
+      END $$`);
+    await env.db.query(
+      `CREATE TRIGGER other_run AFTER INSERT ON raced FOR EACH STATEMENT EXECUTE FUNCTION raced_other_run()`,
+    );
+    const r = await env.load('raced', [f]);
+    expect(r.exitCode).toBe(0);
+    expect(r.files[0]).toMatchObject({ status: 'skipped', error: { code: 'ALREADY_LOADED' } });
+    expect(await env.num('SELECT count(*) FROM raced')).toBe(0);
+    const audit = (await auditRows(env.db)).filter((a) => a.file_path === f);
+    expect(audit.map((a) => a.status)).toEqual(['skipped']);
   });
 });
