@@ -19,7 +19,7 @@ afterAll(async () => {
   await dir.remove();
 });
 
-async function interrupt(table: string, signal: NodeJS.Signals): Promise<number | null> {
+async function interrupt(table: string, signal: NodeJS.Signals, twice = false): Promise<number | null> {
   await db.query(BENCH_TABLE_DDL(table));
   const child = spawn(
     process.execPath,
@@ -41,6 +41,7 @@ async function interrupt(table: string, signal: NodeJS.Signals): Promise<number 
     }, 20);
   });
   child.kill(signal);
+  if (twice) setTimeout(() => child.kill(signal), 20);
   return new Promise((resolve) => child.on('close', (code) => resolve(code)));
 }
 
@@ -53,6 +54,12 @@ describe('signals', () => {
     expect(audit.length).toBe(2);
     expect(audit.every((a) => a.status === 'cancelled')).toBe(true);
     expect(await db.query(`SELECT relname FROM pg_class WHERE relname LIKE 'loader_stg%'`)).toEqual([]);
+  });
+
+  it('a second SIGINT exits at once, still leaving no rows', async () => {
+    const code = await interrupt('sig_twice', 'SIGINT', true);
+    expect(code).toBe(130);
+    expect((await db.query(`SELECT count(*)::int AS n FROM sig_twice`))[0]!.n).toBe(0);
   });
 
   it('SIGTERM exits 143 and leaves no rows', async () => {
