@@ -22,7 +22,7 @@ function int(name: string) {
 function program(): Command {
   return new Command('loader')
     .description(
-      'Load CSV (and gzip CSV) files into a PostgreSQL table, exactly once per file, with an audit row each.',
+      'Load CSV (plain or gzip) and Parquet files into a PostgreSQL table, exactly once per file, with an audit row each.',
     )
     .version(VERSION, '-V, --version')
     .argument('<files...>', 'files and glob patterns (quoted patterns are expanded too)')
@@ -113,7 +113,9 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
   const o = cmd.opts<Record<string, unknown>>();
-  const log = createLogger(String(o.logLevel ?? 'info'));
+  // -q keeps cron mail empty on success: only errors reach stderr unless --log-level says otherwise.
+  const quietLevel = o.quiet && cmd.getOptionValueSource('logLevel') === 'default' ? 'error' : undefined;
+  const log = createLogger(quietLevel ?? String(o.logLevel ?? 'info'));
   const secrets = secretsOf(o.dsn as string | undefined, process.env);
   const abort = new AbortController();
   let signals = 0;

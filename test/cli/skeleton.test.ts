@@ -116,3 +116,24 @@ describe('loader CLI', () => {
     expect(r.stderr).toContain('no file matches');
   });
 });
+
+describe('-q', () => {
+  it('prints nothing at all on success, and the failure on stdout and stderr otherwise', async () => {
+    await db.query('CREATE TABLE quiet (id int)');
+    const ok = await dir.write('quiet/ok.csv', 'id\n1\n');
+    const r = await runCli(['--dsn', db.dsn, '--table', 'quiet', '-q', ok], {
+      env: { LOADER_LOG_LEVEL: undefined },
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('');
+    const bad = await dir.write('quiet/bad.csv', 'id\nx\n');
+    const r2 = await runCli(['--dsn', db.dsn, '--table', 'quiet', '-q', bad], {
+      env: { LOADER_LOG_LEVEL: undefined },
+    });
+    expect(r2.code).toBe(1);
+    expect(r2.stdout).toContain(bad);
+    expect(r2.stderr).toContain(bad);
+    expect((await db.query('SELECT id FROM quiet')).map((x) => x.id)).toEqual([1]);
+  });
+});
