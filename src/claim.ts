@@ -17,8 +17,16 @@ export function runKey(runId: string): string {
 export class Claims {
   private readonly held = new Set<string>();
   private broken = false;
+  private chain: Promise<unknown> = Promise.resolve();
 
   private constructor(private readonly client: pg.Client) {}
+
+  /** One query at a time on the one session: files claim and release concurrently. */
+  private query<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
+    const run = this.chain.then(() => this.client.query<R>(sql, params));
+    this.chain = run.catch(() => {});
+    return run;
+  }
 
   static async open(config: Config, key: string): Promise<Claims> {
     const client = new pg.Client({
@@ -37,7 +45,7 @@ export class Claims {
 
   /** Drops the staging tables of runs that are gone (their run lock is free); returns how many. */
   async dropLeftoverStaging(schema: string, ownKey: string): Promise<number> {
-    const { rows } = await this.client.query<{ name: string }>(
+    const { rows } = await this.query<{ name: string }>(
       `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = $1 AND c.relkind = 'r' AND c.relname ~ '^loader_stg_[0-9a-f]{12}_[0-9]+$'`,
       [schema],
@@ -50,18 +58,18 @@ export class Claims {
     let dropped = 0;
     for (const [k, tables] of byRun) {
       const lock = `loader_run:${k}`;
-      const { rows: got } = await this.client.query<{ ok: boolean }>(
+      const { rows: got } = await this.query<{ ok: boolean }>(
         `SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok`,
         [lock],
       );
       if (!got[0]?.ok) continue; // that run is alive
       try {
         for (const t of tables) {
-          await this.client.query(`DROP TABLE IF EXISTS ${quoteIdent(schema)}.${quoteIdent(t)}`);
+          await this.query(`DROP TABLE IF EXISTS ${quoteIdent(schema)}.${quoteIdent(t)}`, []);
           dropped++;
         }
       } finally {
-        await this.client.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [lock]);
+        await this.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [lock]);
       }
     }
     return dropped;
@@ -74,7 +82,7 @@ export class Claims {
     if (this.held.has(key)) return 'this-run';
     if (this.broken) return 'claimed'; // without the claim session, the unique index still keeps loads single
     try {
-      const { rows } = await this.client.query<{ ok: boolean }>(
+      const { rows } = await this.query<{ ok: boolean }>(
         `SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok`,
         [key],
       );
@@ -90,7 +98,7 @@ export class Claims {
   async releaseFile(targetOid: number, sha256: string): Promise<void> {
     const key = `loader_file:${targetOid}:${sha256}`;
     if (!this.held.delete(key) || this.broken) return;
-    await this.client.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [key]).catch(() => {
+    await this.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [key]).catch(() => {
       this.broken = true;
     });
   }
