@@ -1,12 +1,24 @@
 // `npm run demo`: the main job end to end on a throw-away embedded PostgreSQL. Writes sample files (plain, gzip,
-// semicolon-delimited, one with a bad row), loads them with the real CLI, runs it again to show the skip, prints
-// the summary, some rows and the audit table, then removes everything.
+// semicolon-delimited, one with a bad row, and a Parquet file written with apache-arrow + parquet-wasm), loads them
+// with the real CLI, runs it again to show the skip, prints the summary, some rows and the audit table, then
+// removes everything.
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import {
+  Dictionary,
+  Float64,
+  Int32,
+  Table as ArrowTable,
+  TimestampMillisecond,
+  Utf8,
+  tableToIPC,
+  vectorFromArray,
+} from 'apache-arrow';
+import { Table, WriterPropertiesBuilder, writeParquet } from 'parquet-wasm';
 import pg from 'pg';
 import { startEmbedded } from './embedded.js';
 
@@ -27,6 +39,32 @@ function sample(from: number, n: number, sep = ','): string {
     );
   }
   return rows.join('\n') + '\n';
+}
+
+/** The same orders as Parquet (row groups of 1000 rows, customers dictionary-encoded). */
+function sampleParquet(from: number, n: number): Uint8Array {
+  const ids = Array.from({ length: n }, (_, k) => from + k);
+  const table = new ArrowTable({
+    id: vectorFromArray(ids, new Int32()),
+    customer: vectorFromArray(
+      ids.map((i) => `customer ${i % 13}`),
+      new Dictionary(new Utf8(), new Int32()),
+    ),
+    amount: vectorFromArray(
+      ids.map((i) => i * 1.25),
+      new Float64(),
+    ),
+    placed_at: vectorFromArray(
+      ids.map((i) => Date.UTC(2026, 11, (i % 28) + 1, 10)),
+      new TimestampMillisecond('UTC'),
+    ),
+    note: vectorFromArray(
+      ids.map((i) => `parquet ${i}`),
+      new Utf8(),
+    ),
+  });
+  const props = new WriterPropertiesBuilder().setMaxRowGroupSize(1000).build();
+  return writeParquet(Table.fromIPCStream(tableToIPC(table, 'stream')), props);
 }
 
 function run(args: string[]): number {
@@ -64,8 +102,18 @@ try {
     join(dir, 'orders-2026-11-04.csv'),
     'id,customer,amount,placed_at,note\n20001,x,1.00,2026-11-04,ok\n20002,y,not-a-number,2026-11-04,bad\n',
   );
+  await writeFile(join(dir, 'orders-2026-12.parquet'), sampleParquet(30001, 5000));
 
-  const args = ['--dsn', server.dsn, '--table', 'public.orders', `${dir}/*.csv*`, '--batch-size', '2000'];
+  const args = [
+    '--dsn',
+    server.dsn,
+    '--table',
+    'public.orders',
+    `${dir}/*.csv*`,
+    `${dir}/*.parquet`,
+    '--batch-size',
+    '2000',
+  ];
   run(args);
   console.log('\nThe same command again: every loaded file is skipped, the bad one fails again.');
   run(args);

@@ -76,6 +76,11 @@ function program(): Command {
     )
     .option('--direct', 'append: COPY straight into the table, one stream per file, no staging')
     .option('--connect-timeout <s>', 'seconds to wait for a connection', int('--connect-timeout'), 30)
+    .option(
+      '--memory-limit <size>',
+      'Parquet: row-group bytes (uncompressed) decoded and in flight at once, e.g. 512MB, 2GB',
+      '1GB',
+    )
     .addOption(
       new Option('--log-level <level>', 'log level on stderr')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'silent'])
@@ -160,6 +165,7 @@ export async function main(argv: string[]): Promise<number> {
         rejectsDir: o.rejectsDir as string,
         maxRejects: o.maxRejects as string | undefined,
         connectTimeoutMs: (o.connectTimeout as number) * 1000,
+        memoryLimit: o.memoryLimit as string,
         signal: abort.signal,
       },
       { logger: log },

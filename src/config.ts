@@ -1,6 +1,7 @@
 // Options are resolved once, here: explicit values > environment > defaults, validated with messages that name
 // the option, then frozen. Nothing downstream applies defaults again.
 import { hostname } from 'node:os';
+import { parseSize } from './budget.js';
 import { LoaderError } from './errors.js';
 import { parseMaxRejects, type RejectLimit } from './reject.js';
 import { parseTableName, type TableName } from './sql.js';
@@ -56,6 +57,12 @@ export interface LoadOptions {
   maxRejects?: string | number;
   /** milliseconds to wait for a connection (default 30000) */
   connectTimeoutMs?: number;
+  /** bytes of Parquet row groups (uncompressed, from the footer) decoded and in flight at once, over the whole run:
+   * a number of bytes or a size such as "512MB", "2GB" (default 1GB). A row group larger than this loads alone. */
+  memoryLimit?: number | string;
+  /** a Parquet worker thread whose wasm memory (which never shrinks) passed this many bytes is replaced after its
+   * task (default: --memory-limit divided by the Parquet threads, at least 64 MiB) */
+  wasmMemoryMarkBytes?: number;
   signal?: AbortSignal;
 }
 
@@ -89,6 +96,9 @@ export interface Config {
   readonly rejectsDir: string;
   readonly maxRejects: RejectLimit;
   readonly connectTimeoutMs: number;
+  readonly memoryLimitBytes: number;
+  /** undefined: derived from memoryLimitBytes and the thread count when the pool is made */
+  readonly wasmMemoryMarkBytes: number | undefined;
   readonly host: string;
   readonly version: string;
   /** strings that must never be printed (passwords) */
@@ -112,6 +122,17 @@ function nonNegative(name: string, value: number | undefined): number {
   if (!Number.isFinite(value) || value < 0)
     throw usage(`${name} must be a number of seconds, 0 or more, got ${String(value)}`);
   return value;
+}
+
+function byteSize(name: string, value: number | string | undefined, dflt: number): number {
+  if (value === undefined) return dflt;
+  const n = typeof value === 'number' ? value : parseSize(value);
+  if (n === undefined || !Number.isFinite(n) || n < 1 || !Number.isInteger(n)) {
+    throw usage(
+      `${name} must be a size such as 512MB or 2GB (or a whole number of bytes), got ${JSON.stringify(value)}`,
+    );
+  }
+  return n;
 }
 
 function singleChar(name: string, value: string | undefined): string | undefined {
@@ -227,6 +248,11 @@ export function resolveConfig(
     rejectsDir: opts.rejectsDir ?? 'rejects',
     maxRejects,
     connectTimeoutMs: positiveInt('--connect-timeout', opts.connectTimeoutMs, 30_000, 3_600_000),
+    memoryLimitBytes: byteSize('--memory-limit', opts.memoryLimit, 2 ** 30),
+    wasmMemoryMarkBytes:
+      opts.wasmMemoryMarkBytes === undefined
+        ? undefined
+        : byteSize('wasmMemoryMarkBytes', opts.wasmMemoryMarkBytes, 0),
     host: hostname(),
     version,
     secrets: secretsOf(connection.connectionString, env),

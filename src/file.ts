@@ -15,6 +15,7 @@ import { copyBatch, copyOn, describeCopyError, tagBatch, type BatchSource } from
 import { withClient, inTransaction } from './db.js';
 import { LoaderError, classifyError, sqlStateOf } from './errors.js';
 import { copySql, mergeSql, stagingDdl, type FileColumn } from './merge.js';
+import type { ParquetPool } from './parquet/pool.js';
 import type { ParquetStats } from './parquet/source.js';
 import { batchSources, ensureUnchanged, prepare, SkipError } from './prepare.js';
 import { withRetry } from './retry.js';
@@ -45,8 +46,8 @@ export interface RunContext {
   config: Config;
   pool: pg.Pool;
   workers: Piscina;
-  /** decodes Parquet row groups (workers/parquet.js); sized for --internal-concurrency decodes at once */
-  parquetWorkers?: Piscina;
+  /** decodes Parquet row groups (workers/parquet.js) within the run's --memory-limit */
+  parquetWorkers?: ParquetPool;
   target: Target;
   runId: string;
   log: Logger;
@@ -123,6 +124,7 @@ export async function loadFile(
   const onRunAbort = (): void => fileAbort.abort(ctx.signal.reason);
   ctx.signal.addEventListener('abort', onRunAbort, { once: true });
   const signal = fileAbort.signal;
+  let held: BatchSource[] = []; // released in finally: a failed file gives back the memory budget it holds
   try {
     const prep = await prepare(ctx, path, res, signal);
     if (target.mode !== 'replace' && res.sha256) {
@@ -145,6 +147,7 @@ export async function loadFile(
       }
     }
     const sources = prep.sources ?? batchSources(path, prep);
+    held = sources;
     const fileColumns = prep.columns.map((c) => c.stagingName);
     // reject-rows: CSV records PostgreSQL refuses are set aside; their order in staging maps merge errors back.
     const rejecting = config.onError === 'reject-rows' && !prep.sources;
@@ -411,6 +414,7 @@ export async function loadFile(
     );
     return { result: finish(res, started) };
   } finally {
+    for (const s of held) s.release?.();
     ctx.signal.removeEventListener('abort', onRunAbort);
     if (claimed) await ctx.claims.releaseFile(target.oid, claimed);
     if (stagingCreated && target.mode !== 'replace') await dropStaging(ctx.pool, stagingSql);

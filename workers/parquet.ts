@@ -1,11 +1,16 @@
 // Piscina worker for Parquet: `plan` hashes the file and reads its footer; `decode` (the default) opens the file
 // itself, reads ONE row group (or a slice of it) with parquet-wasm, and encodes it for COPY (binary, or the CSV
 // fallback) from the target's types. Results come back as data with a transferred buffer; errors too.
+// Set-up is paid once per thread, not per task: the wasm module is instantiated when this module loads, and the
+// last file opened (its footer parsed) stays open for the thread's next row group of the same file.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { threadId } from 'node:worker_threads';
-import { tableFromIPC, type Data } from 'apache-arrow';
+import type { Data } from 'apache-arrow';
+import { wasmMemory, type ParquetFile } from 'parquet-wasm';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { arrow } from '../src/parquet/arrow.js';
 import { BinaryEncoder, EncodeError } from '../src/parquet/binary.js';
 import type { ColumnPlan } from '../src/parquet/mapping.js';
 import { openParquet, readFooter, type Footer } from '../src/parquet/schema.js';
@@ -33,7 +38,16 @@ export interface DecodeTask {
 }
 
 export type DecodeResult =
-  | { ok: true; data: Uint8Array; rows: number; threadId: number; startedAt: number; finishedAt: number }
+  | {
+      ok: true;
+      data: Uint8Array;
+      rows: number;
+      threadId: number;
+      startedAt: number;
+      finishedAt: number;
+      /** this thread's wasm memory after the task: it never shrinks, so the main thread recycles a thread past a mark */
+      wasmBytes: number;
+    }
   | { ok: false; code: 'READ' | 'DATA'; message: string; row?: number; column?: string };
 
 const now = (): number => performance.timeOrigin + performance.now();
@@ -51,39 +65,52 @@ export async function plan(task: ParquetPlanTask): Promise<ParquetPlanResult> {
   }
   const sha256 = hash.digest('hex');
   try {
-    const file = await openParquet(task.path);
-    try {
-      return { ok: true, sha256, fileBytes, footer: readFooter(file) };
-    } finally {
-      file.free();
-    }
+    const file = await openCached(task.path); // kept open: this thread likely decodes the file's first row group
+    return { ok: true, sha256, fileBytes, footer: readFooter(file) };
   } catch (err) {
+    closeCached();
     return { ok: false, sha256, message: `cannot read the Parquet footer: ${errText(err)}` };
   }
+}
+
+/** The thread's open file: a file's row groups mostly come to the same few threads, and opening one parses its
+ * footer again (about 15 ms). Keyed by size and mtime too, so a rewritten file is opened afresh. */
+let open: { key: string; file: ParquetFile } | undefined;
+
+async function openCached(path: string): Promise<ParquetFile> {
+  const st = await stat(path);
+  const key = `${path}\0${st.size}\0${st.mtimeMs}`;
+  if (open?.key === key) return open.file;
+  closeCached();
+  const file = await openParquet(path);
+  open = { key, file };
+  return file;
+}
+
+function closeCached(): void {
+  open?.file.free();
+  open = undefined;
 }
 
 export default async function decode(task: DecodeTask): Promise<unknown> {
   const startedAt = now();
   let ipc: Uint8Array;
   try {
-    const file = await openParquet(task.path);
-    try {
-      // batchSize = the slice: one Arrow record batch per task.
-      const table = await file.read({
-        rowGroups: [task.rowGroup],
-        offset: task.offset,
-        limit: task.limit,
-        batchSize: Math.max(task.limit, 1),
-      });
-      ipc = table.intoIPCStream(); // consumes (frees) the wasm table
-    } finally {
-      file.free();
-    }
+    const file = await openCached(task.path);
+    // batchSize = the slice: one Arrow record batch per task.
+    const table = await file.read({
+      rowGroups: [task.rowGroup],
+      offset: task.offset,
+      limit: task.limit,
+      batchSize: Math.max(task.limit, 1),
+    });
+    ipc = table.intoIPCStream(); // consumes (frees) the wasm table
   } catch (err) {
+    closeCached(); // a reader that failed is not trusted with the next row group
     return { ok: false, code: 'READ', message: `row group ${task.rowGroup}: ${errText(err)}` };
   }
   try {
-    const table = tableFromIPC(ipc);
+    const table = arrow.tableFromIPC(ipc);
     const enc =
       task.encoding === 'binary'
         ? new BinaryEncoder(task.plans, task.timezone)
@@ -97,7 +124,15 @@ export default async function decode(task: DecodeTask): Promise<unknown> {
       done += batch.numRows;
     }
     const data = enc.finish();
-    const result: DecodeResult = { ok: true, data, rows: done, threadId, startedAt, finishedAt: now() };
+    const result: DecodeResult = {
+      ok: true,
+      data,
+      rows: done,
+      threadId,
+      startedAt,
+      finishedAt: now(),
+      wasmBytes: wasmMemory().buffer.byteLength,
+    };
     return move({ [transferableSymbol]: [data.buffer], [valueSymbol]: result });
   } catch (err) {
     if (err instanceof EncodeError) {

@@ -2,9 +2,18 @@
 // byte sizes) and the Arrow schema described as plain data (FieldInfo) for the main thread's type mapping.
 // Only workers import this module: parquet-wasm's memory is per thread and never shrinks.
 import { openAsBlob } from 'node:fs';
-import { DataType, Precision, TimeUnit, DateUnit, Type, tableFromIPC, type Field } from 'apache-arrow';
+import type {
+  DataType,
+  DateUnit as DateUnitT,
+  Field,
+  Precision as PrecisionT,
+  TimeUnit as TimeUnitT,
+} from 'apache-arrow';
 import { ParquetFile } from 'parquet-wasm';
+import { arrow } from './arrow.js';
 import type { FieldInfo } from './mapping.js';
+
+const { Precision, TimeUnit, DateUnit, Type, tableFromIPC } = arrow;
 
 export interface RowGroupInfo {
   rows: number;
@@ -56,7 +65,7 @@ export function readFooter(file: ParquetFile): Footer {
 /** An Arrow field as plain data (dictionaries described by their value type). */
 export function describeField(field: Field): FieldInfo {
   let t = field.type as DataType;
-  if (DataType.isDictionary(t)) t = t.dictionary as DataType;
+  if (arrow.DataType.isDictionary(t)) t = t.dictionary as DataType;
   const base = { name: field.name, arrow: String(field.type) };
   const kids = (): FieldInfo[] => (t.children ?? []).map((c) => describeField(c));
   switch (t.typeId) {
@@ -69,7 +78,7 @@ export function describeField(field: Field): FieldInfo {
       return { ...base, kind: 'int', signed: i.isSigned, bitWidth: i.bitWidth };
     }
     case Type.Float: {
-      const p = (t as unknown as { precision: Precision }).precision;
+      const p = (t as unknown as { precision: PrecisionT }).precision;
       if (p === Precision.HALF) return { ...base, kind: 'unsupported' };
       return { ...base, kind: 'float', bitWidth: p === Precision.SINGLE ? 32 : 64 };
     }
@@ -89,12 +98,12 @@ export function describeField(field: Field): FieldInfo {
       return {
         ...base,
         kind: 'date',
-        unit: (t as unknown as { unit: DateUnit }).unit === DateUnit.DAY ? 'day' : 'ms',
+        unit: (t as unknown as { unit: DateUnitT }).unit === DateUnit.DAY ? 'day' : 'ms',
       };
     case Type.Time:
-      return { ...base, kind: 'time', unit: UNITS[(t as unknown as { unit: TimeUnit }).unit] };
+      return { ...base, kind: 'time', unit: UNITS[(t as unknown as { unit: TimeUnitT }).unit] };
     case Type.Timestamp: {
-      const ts = t as unknown as { unit: TimeUnit; timezone: string | null };
+      const ts = t as unknown as { unit: TimeUnitT; timezone: string | null };
       return { ...base, kind: 'timestamp', unit: UNITS[ts.unit], tz: ts.timezone || null };
     }
     case Type.List:

@@ -2,7 +2,6 @@
 // against the target (failing before any row is sent), and one BatchSource per row group (or slice of one) whose
 // load() has a worker decode and encode it. file.ts then COPYs, merges and audits exactly as for CSV.
 import { Readable } from 'node:stream';
-import type { Piscina } from 'piscina';
 import type { DecodeResult, DecodeTask, ParquetPlanResult } from '../../workers/parquet.js';
 import type { Target } from '../catalog.js';
 import { mapColumns } from '../columns.js';
@@ -13,6 +12,7 @@ import { LoaderError } from '../errors.js';
 import type { CopyDialect, FileColumn } from '../merge.js';
 import type { ScanResult, SubBatchRange } from '../scan.js';
 import { planFile, type ColumnPlan } from './mapping.js';
+import type { ParquetPool } from './pool.js';
 import { TEXT_DIALECT } from './text.js';
 import { checkZone } from './values.js';
 
@@ -25,12 +25,16 @@ export interface ParquetStats {
   maxDecodesInFlight: number;
   /** distinct worker threads that decoded the file */
   threads: number;
+  /** worker threads replaced after decoding this file's row groups, their wasm memory past the mark */
+  recycledThreads: number;
+  /** the most row-group bytes (uncompressed, from the footer) this file held at once under --memory-limit */
+  maxBytesInFlight: number;
 }
 
 export interface ParquetContext {
   config: Config;
   target: Target;
-  parquetWorkers?: Piscina;
+  parquetWorkers?: ParquetPool;
 }
 
 export interface ParquetPrepared {
@@ -84,15 +88,23 @@ export async function prepareParquet(
     rowGroups: footer.rowGroups.length,
     maxDecodesInFlight: 0,
     threads: 0,
+    recycledThreads: 0,
+    maxBytesInFlight: 0,
   };
   res.parquet = stats;
   const intervals: [number, number][] = [];
   const threads = new Set<number>();
-  const record = (r: { threadId: number; startedAt: number; finishedAt: number }): void => {
+  const record = (r: Decoded): void => {
     intervals.push([r.startedAt, r.finishedAt]);
     threads.add(r.threadId);
     stats.threads = threads.size;
     stats.maxDecodesInFlight = maxOverlap(intervals);
+    if (pool.recycle(r.threadId, r.wasmBytes)) stats.recycledThreads++;
+  };
+  let bytesHeld = 0;
+  const hold = (delta: number): void => {
+    bytesHeld += delta;
+    stats.maxBytesInFlight = Math.max(stats.maxBytesInFlight, bytesHeld);
   };
 
   const sources: BatchSource[] = [];
@@ -100,6 +112,8 @@ export async function prepareParquet(
   footer.rowGroups.forEach((g, rowGroup) => {
     for (let offset = 0; offset < g.rows; offset += config.batchSize) {
       const limit = Math.min(config.batchSize, g.rows - offset);
+      // --memory-limit admits the slice by its share of the group's uncompressed size
+      const bytes = g.rows > 0 ? Math.ceil((g.bytes * limit) / g.rows) : 0;
       const batch: SubBatchRange = {
         index: sources.length,
         start: 0,
@@ -117,7 +131,7 @@ export async function prepareParquet(
         encoding: plan.encoding,
         timezone: config.timezone,
       };
-      sources.push(decodeSource(pool, task, batch, signal, record, path));
+      sources.push(decodeSource(pool, task, bytes, batch, signal, record, hold, path));
     }
     firstRow += g.rows;
   });
@@ -135,18 +149,46 @@ export async function prepareParquet(
   };
 }
 
-/** A sub-batch whose bytes a worker makes: decoded and encoded on load(), held until release(). */
+type Decoded = Extract<DecodeResult, { ok: true }>;
+
+/** A sub-batch whose bytes a worker makes: admitted by the run's byte budget, decoded and encoded on load(), held
+ * (with its share of the budget) until release(). */
 function decodeSource(
-  pool: Piscina,
+  pool: ParquetPool,
   task: DecodeTask,
+  bytes: number,
   batch: SubBatchRange,
   signal: AbortSignal,
-  record: (r: { threadId: number; startedAt: number; finishedAt: number }) => void,
+  record: (r: Decoded) => void,
+  hold: (delta: number) => void,
   path: string,
 ): BatchSource {
   let buf: Buffer | undefined;
-  const load = async (): Promise<Buffer> => {
+  let giveBack: (() => void) | undefined;
+  const release = (): void => {
+    buf = undefined;
+    if (!giveBack) return;
+    giveBack();
+    giveBack = undefined;
+    hold(-bytes);
+  };
+  let loading: Promise<Buffer> | undefined; // one decode (and one share of the budget) however many callers
+  const load = (): Promise<Buffer> => (loading ??= admitAndDecode().finally(() => (loading = undefined)));
+  const admitAndDecode = async (): Promise<Buffer> => {
     if (buf) return buf;
+    if (!giveBack) {
+      giveBack = await pool.budget.acquire(bytes, signal);
+      hold(bytes);
+    }
+    try {
+      buf = await decode();
+    } catch (err) {
+      release();
+      throw err;
+    }
+    return buf;
+  };
+  const decode = async (): Promise<Buffer> => {
     let r: DecodeResult;
     try {
       r = (await pool.run(task, { signal })) as DecodeResult;
@@ -165,13 +207,12 @@ function decodeSource(
       throw new LoaderError(r.code, r.message, { file: path, line: r.row, column: r.column });
     }
     record(r);
-    buf = Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength);
-    return buf;
+    return Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength);
   };
   return {
     batch,
     load: async () => void (await load()),
-    release: () => (buf = undefined),
+    release,
     open: () => Readable.from([buf ?? Buffer.alloc(0)]),
     // Binary bytes cannot be re-read as CSV records: the error keeps COPY's row number instead.
     bytes: async () => {

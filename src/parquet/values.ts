@@ -2,7 +2,6 @@
 // number or bigint, decimals as unscaled bigint, dates as days, times and timestamps as microseconds: nanoseconds
 // are truncated to microseconds, PostgreSQL's resolution), plus the text and JSON forms both encoders share.
 import type { Data } from 'apache-arrow';
-import { makeVector } from 'apache-arrow';
 import type { FieldInfo } from './mapping.js';
 
 export type Value =
@@ -41,8 +40,8 @@ export function reader(data: Data, f: FieldInfo): Reader {
   }
   switch (f.kind) {
     case 'bool': {
-      const v = makeVector(data);
-      return (i) => (valid(i) ? (v.get(i) as boolean) : null);
+      const bits = data.values as Uint8Array; // one bit per value, least significant first
+      return (i) => (valid(i) ? ((bits[(off + i) >> 3]! >> ((off + i) & 7)) & 1) === 1 : null);
     }
     case 'int':
     case 'float':
