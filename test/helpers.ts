@@ -111,6 +111,7 @@ export interface AuditRecord {
   rows_inserted: string;
   rows_updated: string;
   rows_skipped: string;
+  rows_rejected: string;
   sub_batches: number;
   retries: number;
   error_code: string | null;

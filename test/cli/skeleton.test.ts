@@ -24,7 +24,7 @@ describe('loader CLI', () => {
     }
     const r = await runCli(['--dsn', db.dsn, '--table', 'events', `${dir.path}/many/*.csv`]);
     expect(r.code).toBe(0);
-    const [{ n, s }] = await db.query<{ n: string; s: string }>(
+    const [{ n, s } = { n: '', s: '' }] = await db.query<{ n: string; s: string }>(
       'SELECT count(*) n, sum(amount) s FROM events',
     );
     expect(Number(n)).toBe(500);

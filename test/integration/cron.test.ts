@@ -117,7 +117,9 @@ describe('the claim and the database guarantee', () => {
     const body = csv('id,v', rows(1, 50));
     const f = await env.dir.write('claimed.csv', body);
     const sha = createHash('sha256').update(body).digest('hex');
-    const [{ oid }] = await env.rows<{ oid: number }>(`SELECT 'claimed'::regclass::oid::int8::float8 AS oid`);
+    const [{ oid } = { oid: 0 }] = await env.rows<{ oid: number }>(
+      `SELECT 'claimed'::regclass::oid::int8::float8 AS oid`,
+    );
     await env.db.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [`loader_file:${oid}:${sha}`]);
     try {
       const r = await env.load('claimed', [f]);
