@@ -122,3 +122,19 @@ export interface AuditRecord {
 export async function auditRows(db: TestDb, schema = 'public'): Promise<AuditRecord[]> {
   return db.query<AuditRecord & pg.QueryResultRow>(`SELECT * FROM "${schema}".loader_audit ORDER BY id`);
 }
+
+/** Resolves once a loader COPY is running in this test's database, on a connection opened after `since` (so a
+ * backend left by an earlier, killed run does not count). Bounded: gives up after `tries` polls. */
+export async function waitForCopy(db: TestDb, since = new Date(0), tries = 2000): Promise<boolean> {
+  for (let i = 0; i < tries; i++) {
+    const rows = await db.query(
+      `SELECT 1 FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name = 'loader' AND query ILIKE 'COPY%'
+          AND backend_start >= $1`,
+      [since],
+    );
+    if (rows.length > 0) return true;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return false;
+}

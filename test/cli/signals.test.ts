@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeDataset, BENCH_TABLE_DDL } from '../../bench/dataset.js';
-import { CLI, auditRows, createTestDb, runCli, tempDir, type TestDb } from '../helpers.js';
+import { CLI, auditRows, createTestDb, runCli, tempDir, waitForCopy, type TestDb } from '../helpers.js';
 
 let db: TestDb;
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -21,6 +21,7 @@ afterAll(async () => {
 
 async function interrupt(table: string, signal: NodeJS.Signals, twice = false): Promise<number | null> {
   await db.query(BENCH_TABLE_DDL(table));
+  const spawned = new Date();
   const child = spawn(
     process.execPath,
     [CLI, '--dsn', db.dsn, '--table', table, '--batch-size', '10000', ...files],
@@ -29,17 +30,7 @@ async function interrupt(table: string, signal: NodeJS.Signals, twice = false): 
     },
   );
   // Send the signal once COPY is under way (the run has logged its start and the staging table exists).
-  await new Promise<void>((resolve) => {
-    const poll = setInterval(async () => {
-      const rows = await db.query(
-        `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'loader' AND query ILIKE 'COPY%'`,
-      );
-      if (rows.length > 0) {
-        clearInterval(poll);
-        resolve();
-      }
-    }, 20);
-  });
+  await waitForCopy(db, spawned);
   child.kill(signal);
   if (twice) setTimeout(() => child.kill(signal), 20);
   return new Promise((resolve) => child.on('close', (code) => resolve(code)));
@@ -72,22 +63,13 @@ describe('signals', () => {
 describe('SIGKILL', () => {
   it('a run killed mid-load leaves no partial file; the rerun loads every file exactly once and drops its staging', async () => {
     await db.query(BENCH_TABLE_DDL('sig_kill'));
+    const spawned = new Date();
     const child = spawn(
       process.execPath,
       [CLI, '--dsn', db.dsn, '--table', 'sig_kill', '--batch-size', '10000', '--concurrency', '1', ...files],
       { stdio: 'ignore' },
     );
-    await new Promise<void>((resolve) => {
-      const poll = setInterval(async () => {
-        const rows = await db.query(
-          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'loader' AND query ILIKE 'COPY%'`,
-        );
-        if (rows.length > 0) {
-          clearInterval(poll);
-          resolve();
-        }
-      }, 20);
-    });
+    await waitForCopy(db, spawned);
     child.kill('SIGKILL');
     await new Promise((resolve) => child.on('close', resolve));
     const before = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM sig_kill`))[0]!.n;

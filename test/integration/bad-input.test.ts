@@ -5,7 +5,7 @@ import { mkdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { auditRows, runCli } from '../helpers.js';
+import { auditRows, runCli, waitForCopy } from '../helpers.js';
 import { csv, useEnv } from './support.js';
 
 const env = useEnv('badin');
@@ -101,13 +101,7 @@ describe('bad input, each file alone', () => {
     );
     const gone = await env.dir.write('gone/b.csv', csv('id,v', [[-1, 'y']]));
     const watcher = (async () => {
-      for (let i = 0; i < 1000; i++) {
-        const active = await env.db.query(
-          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'loader' AND query ILIKE 'COPY%'`,
-        );
-        if (active.length > 0) break;
-        await new Promise((res) => setTimeout(res, 10));
-      }
+      await waitForCopy(env.db);
       await rm(gone);
     })();
     const r = await env.load('gone_in', [first, gone], { concurrency: 1 });

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { appendFile, utimes } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { auditRows } from '../helpers.js';
+import { auditRows, waitForCopy } from '../helpers.js';
 import { csv, useEnv } from './support.js';
 
 const env = useEnv('cron');
@@ -71,13 +71,7 @@ describe('files still being written', () => {
     const f = await env.dir.write('growing.csv', csv('id,v', rows(1, 60_000)));
     // Append as soon as the COPY is under way; the commit re-checks size and mtime and backs out.
     const watcher = (async () => {
-      for (let i = 0; i < 500; i++) {
-        const active = await env.db.query(
-          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'loader' AND query ILIKE 'COPY%'`,
-        );
-        if (active.length > 0) break;
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await waitForCopy(env.db);
       await appendFile(f, '999999,late\n');
     })();
     const r = await env.load('growing', [f], { batchSize: 2000, internalConcurrency: 1 });
