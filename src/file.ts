@@ -66,17 +66,11 @@ export interface StagedFile {
   columns: FileColumn[];
 }
 
-export async function loadFile(
-  ctx: RunContext,
-  path: string,
-  index: number,
-): Promise<{ result: FileResult; staged?: StagedFile }> {
-  const { config, target, log } = ctx;
-  const started = new Date();
-  const loadId = randomUUID();
-  const res: FileResult = {
+/** A file's result before anything is known of it. */
+export function newResult(path: string, status: FileStatus = 'failed'): FileResult {
+  return {
     path,
-    status: 'failed',
+    status,
     format: 'unknown',
     sha256: null,
     bytes: 0,
@@ -89,10 +83,16 @@ export async function loadFile(
     retries: 0,
     durationMs: 0,
   };
-  const audit = (status: FileStatus, err?: LoaderError): AuditRow => ({
+}
+
+/** The audit row for a file's result as it stands (status and error included). Error messages in results are
+ * already redacted. */
+export function auditRow(ctx: RunContext, res: FileResult, loadId: string, startedAt: Date): AuditRow {
+  const { config, target } = ctx;
+  return {
     runId: ctx.runId,
     loadId,
-    path,
+    path: res.path,
     sha256: res.sha256,
     bytes: res.bytes,
     format: res.format,
@@ -100,7 +100,7 @@ export async function loadFile(
     targetSchema: target.schema,
     targetTable: target.table,
     mode: target.mode,
-    status,
+    status: res.status,
     forced: config.force || target.mode === 'replace',
     rowsRead: res.rowsRead,
     rowsInserted: res.rowsInserted,
@@ -109,13 +109,30 @@ export async function loadFile(
     rowsRejected: res.rowsRejected,
     subBatches: res.subBatches,
     retries: res.retries,
-    startedAt: started,
+    startedAt,
     finishedAt: new Date(),
-    errorCode: err?.code ?? null,
-    errorMessage: err ? redact(err.message, config.secrets) : null,
+    errorCode: res.error?.code ?? null,
+    errorMessage: res.error?.message ?? null,
     host: config.host,
     loaderVersion: config.version,
-  });
+  };
+}
+
+export async function loadFile(
+  ctx: RunContext,
+  path: string,
+  index: number,
+): Promise<{ result: FileResult; staged?: StagedFile }> {
+  const { config, target, log } = ctx;
+  const started = new Date();
+  const loadId = randomUUID();
+  const res = newResult(path);
+  const audit = (): AuditRow => auditRow(ctx, res, loadId, started);
+  /** The audit row of a file that did not load; a failure to write it is logged, never thrown. */
+  const auditNotLoaded = (): Promise<void> =>
+    withClient(ctx.pool, (c) => insertAudit(c, target.schema, audit())).catch((e: Error) =>
+      log.error({ file: path }, `could not write the audit row: ${redact(e.message, config.secrets)}`),
+    );
   const stagingName = `${STAGING_PREFIX}${runKey(ctx.runId)}_${index}`;
   const stagingSql = qualified(target.schema, stagingName);
   let stagingCreated = false;
@@ -154,6 +171,17 @@ export async function loadFile(
     const rejects = new Rejects(path, config.maxRejects, prep.scan.records);
     const sent = new Map<number, number[]>();
     const quote = { quote: prep.dialect.quote.charCodeAt(0), escape: prep.dialect.escape.charCodeAt(0) };
+    /** One sub-batch under reject-rows (its rejects start over: this may be a retry). */
+    const copySettingAside = async (
+      client: pg.ClientBase,
+      sql: string,
+      source: BatchSource,
+      savepoints: boolean,
+    ) => {
+      rejects.resetBatch(source.batch.index);
+      const buf = await source.bytes();
+      return copyRejecting(client, { sql, batch: source.batch, buf, quote, rejects, savepoints, signal });
+    };
     const onRetry = (err: Error, attempt: number): void => {
       res.retries++;
       log.warn(
@@ -180,18 +208,7 @@ export async function loadFile(
               for (const source of sources) {
                 await source.load?.();
                 if (rejecting) {
-                  rejects.resetBatch(source.batch.index);
-                  const buf = await source.bytes();
-                  const r = await copyRejecting(client, {
-                    sql: copy,
-                    batch: source.batch,
-                    buf,
-                    quote,
-                    rejects,
-                    savepoints: true,
-                    signal,
-                  });
-                  counted += r.rows;
+                  counted += (await copySettingAside(client, copy, source, true)).rows;
                 } else {
                   counted += await copyOn(
                     client,
@@ -213,7 +230,7 @@ export async function loadFile(
               res.subBatches = sources.length;
               await ensureUnchanged(path, prep.detected);
               res.status = 'succeeded';
-              await insertAudit(client, target.schema, audit('succeeded'));
+              await insertAudit(client, target.schema, audit());
             });
           }),
         { retries: config.maxRetries, signal, onRetry },
@@ -241,17 +258,7 @@ export async function loadFile(
               (attempt) =>
                 withClient(ctx.pool, async (client) => {
                   await tagBatch(client, stagingSql, source.batch.index, attempt > 1);
-                  rejects.resetBatch(source.batch.index);
-                  const buf = await source.bytes();
-                  const r = await copyRejecting(client, {
-                    sql: copy,
-                    batch: source.batch,
-                    buf,
-                    quote,
-                    rejects,
-                    savepoints: false,
-                    signal,
-                  });
+                  const r = await copySettingAside(client, copy, source, false);
                   sent.set(source.batch.index, r.sent);
                   return r.rows;
                 }),
@@ -286,7 +293,7 @@ export async function loadFile(
       res.status = 'succeeded';
       return {
         result: res,
-        staged: { result: res, audit: audit('succeeded'), stagingSql, columns: prep.columns },
+        staged: { result: res, audit: audit(), stagingSql, columns: prep.columns },
       };
     }
 
@@ -327,7 +334,7 @@ export async function loadFile(
               res.rowsSkipped = res.rowsRead - res.rowsInserted - res.rowsUpdated - res.rowsRejected;
               await ensureUnchanged(path, prep.detected);
               res.status = 'succeeded';
-              await insertAudit(client, target.schema, audit('succeeded'));
+              await insertAudit(client, target.schema, audit());
               await client.query(`DROP TABLE ${stagingSql}`);
               stagingCreated = false;
               return [];
@@ -374,15 +381,7 @@ export async function loadFile(
       res.rowsRead = res.rowsInserted = res.rowsUpdated = res.rowsSkipped = res.subBatches = 0;
       res.error = { code: caught.reason, message: caught.message };
       log.info({ file: path, code: caught.reason }, `skipped ${path}: ${caught.message}`);
-      await withClient(ctx.pool, (c) =>
-        insertAudit(c, target.schema, {
-          ...audit('skipped'),
-          errorCode: caught.reason,
-          errorMessage: caught.message,
-        }),
-      ).catch((e: Error) =>
-        log.error({ file: path }, `could not write the audit row: ${redact(e.message, config.secrets)}`),
-      );
+      await auditNotLoaded();
       return { result: finish(res, started) };
     }
     const err = toLoaderError(caught, ctx.signal.aborted, ctx.signal.reason);
@@ -403,15 +402,7 @@ export async function loadFile(
       };
     }
     if (res.status !== 'skipped') log.error({ file: path, code: err.code }, `${path}: ${res.error.message}`);
-    await withClient(ctx.pool, (c) =>
-      insertAudit(c, target.schema, {
-        ...audit(res.status),
-        errorCode: res.error!.code,
-        errorMessage: res.error!.message,
-      }),
-    ).catch((e: Error) =>
-      log.error({ file: path }, `could not write the audit row: ${redact(e.message, config.secrets)}`),
-    );
+    await auditNotLoaded();
     return { result: finish(res, started) };
   } finally {
     for (const s of held) s.release?.();

@@ -12,7 +12,15 @@ import { redact, resolveConfig, type LoadOptions } from './config.js';
 import { availableConnections, createPool, inTransaction, planPool, withClient } from './db.js';
 import { discover } from './discover.js';
 import { LoaderError } from './errors.js';
-import { loadFile, toLoaderError, type FileResult, type RunContext, type StagedFile } from './file.js';
+import {
+  auditRow,
+  loadFile,
+  newResult,
+  toLoaderError,
+  type FileResult,
+  type RunContext,
+  type StagedFile,
+} from './file.js';
 import { silentLogger, type Logger } from './log.js';
 import { ParquetPool } from './parquet/pool.js';
 import { dropStaging } from './staging.js';
@@ -183,51 +191,10 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
 }
 
 async function cancelled(ctx: RunContext, path: string): Promise<FileResult> {
-  const now = new Date();
-  const res: FileResult = {
-    path,
-    status: 'cancelled',
-    format: 'unknown',
-    sha256: null,
-    bytes: 0,
-    rowsRead: 0,
-    rowsInserted: 0,
-    rowsUpdated: 0,
-    rowsSkipped: 0,
-    rowsRejected: 0,
-    subBatches: 0,
-    retries: 0,
-    durationMs: 0,
-    error: { code: 'CANCELLED', message: 'cancelled before it started' },
-  };
+  const res = newResult(path, 'cancelled');
+  res.error = { code: 'CANCELLED', message: 'cancelled before it started' };
   await withClient(ctx.pool, (c) =>
-    insertAudit(c, ctx.target.schema, {
-      runId: ctx.runId,
-      loadId: randomUUID(),
-      path,
-      sha256: null,
-      bytes: 0,
-      format: 'unknown',
-      targetOid: ctx.target.oid,
-      targetSchema: ctx.target.schema,
-      targetTable: ctx.target.table,
-      mode: ctx.target.mode,
-      status: 'cancelled',
-      forced: ctx.config.force,
-      rowsRead: 0,
-      rowsInserted: 0,
-      rowsUpdated: 0,
-      rowsSkipped: 0,
-      rowsRejected: 0,
-      subBatches: 0,
-      retries: 0,
-      startedAt: now,
-      finishedAt: now,
-      errorCode: 'CANCELLED',
-      errorMessage: 'cancelled before it started',
-      host: ctx.config.host,
-      loaderVersion: ctx.config.version,
-    }),
+    insertAudit(c, ctx.target.schema, auditRow(ctx, res, randomUUID(), new Date())),
   ).catch(() => {});
   return res;
 }
