@@ -26,6 +26,17 @@ async function dockerAnswers(): Promise<boolean> {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // Vitest 4 exits 0 when a global setup throws (it reports "no test files" instead), which would let a run whose
+  // PostgreSQL never started pass CI: fail the process here.
+  try {
+    return await startServer(project);
+  } catch (err) {
+    console.error('could not start PostgreSQL for the tests:', err);
+    process.exit(1);
+  }
+}
+
+async function startServer(project: TestProject): Promise<() => Promise<void>> {
   const given = process.env.LOADER_TEST_DSN;
   if (given) {
     project.provide('adminDsn', given);
