@@ -19,6 +19,42 @@ function int(name: string) {
   };
 }
 
+/** Subcommands besides the default load (`loader check`, `loader status`) live in their own modules. Each is a
+ * factory returning a commander Command whose action resolves to the exit code through `exit`. `loader <files...>`
+ * stays the main job: argv[0] is only taken as a subcommand when it names one. */
+export interface Subcommand {
+  name: string;
+  make(exit: (code: Promise<number>) => void): Command;
+}
+const SUBCOMMANDS: Subcommand[] = [];
+
+function usageExit(err: unknown): number {
+  if (err instanceof CommanderError) {
+    return err.code === 'commander.helpDisplayed' ||
+      err.code === 'commander.version' ||
+      err.code === 'commander.help'
+      ? EXIT.ok
+      : EXIT.usage;
+  }
+  throw err;
+}
+
+async function runSubcommand(sub: Subcommand, argv: string[]): Promise<number> {
+  let code: Promise<number> | undefined;
+  const cmd = sub
+    .make((c) => {
+      code = c;
+    })
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  try {
+    await cmd.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    return usageExit(err);
+  }
+  return (await code) ?? EXIT.ok;
+}
+
 function program(): Command {
   return new Command('loader')
     .description(
@@ -102,20 +138,15 @@ Cron example:
 }
 
 export async function main(argv: string[]): Promise<number> {
+  const sub = SUBCOMMANDS.find((s) => s.name === argv[0]);
+  if (sub) return runSubcommand(sub, argv.slice(1));
   const cmd = program();
   cmd.exitOverride();
   cmd.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   try {
     cmd.parse(argv, { from: 'user' });
   } catch (err) {
-    if (err instanceof CommanderError) {
-      return err.code === 'commander.helpDisplayed' ||
-        err.code === 'commander.version' ||
-        err.code === 'commander.help'
-        ? EXIT.ok
-        : EXIT.usage;
-    }
-    throw err;
+    return usageExit(err);
   }
   const o = cmd.opts<Record<string, unknown>>();
   // -q keeps cron mail empty on success: only errors reach stderr unless --log-level says otherwise.
