@@ -17,9 +17,10 @@ import { LoaderError, classifyError, sqlStateOf } from './errors.js';
 import { copySql, mergeSql, stagingDdl, type FileColumn } from './merge.js';
 import type { ParquetPool } from './parquet/pool.js';
 import type { ParquetStats } from './parquet/source.js';
-import { batchSources, ensureUnchanged, prepare, SkipError } from './prepare.js';
+import { batchSources, ensureUnchanged, prepare, SkipError, type Prepared } from './prepare.js';
 import { withRetry } from './retry.js';
-import { Rejects, copyRejecting } from './reject.js';
+import { Rejects, copyRejecting, csvRecords } from './reject.js';
+import { copyParquetRejecting, parquetLocator } from './parquet/reject.js';
 import { qualified } from './sql.js';
 import { dropStaging, identity, incompleteBatches, mergeOrBisect, stagingExists } from './staging.js';
 
@@ -166,9 +167,13 @@ export async function loadFile(
     const sources = prep.sources ?? batchSources(path, prep);
     held = sources;
     const fileColumns = prep.columns.map((c) => c.stagingName);
-    // reject-rows: CSV records PostgreSQL refuses are set aside; their order in staging maps merge errors back.
-    const rejecting = config.onError === 'reject-rows' && !prep.sources;
-    const rejects = new Rejects(path, config.maxRejects, prep.scan.records);
+    // reject-rows: records (Parquet rows) PostgreSQL refuses are set aside; their order in staging maps merge
+    // errors back.
+    const rejecting = config.onError === 'reject-rows';
+    const rejects = new Rejects(path, config.maxRejects, prep.scan.records, {
+      actual: stagingName,
+      shown: target.table,
+    });
     const sent = new Map<number, number[]>();
     const quote = { quote: prep.dialect.quote.charCodeAt(0), escape: prep.dialect.escape.charCodeAt(0) };
     /** One sub-batch under reject-rows (its rejects start over: this may be a retry). */
@@ -179,6 +184,8 @@ export async function loadFile(
       savepoints: boolean,
     ) => {
       rejects.resetBatch(source.batch.index);
+      const pq = prep.sources?.[source.batch.index];
+      if (pq) return copyParquetRejecting(client, { sql, source: pq, rejects, savepoints, signal });
       const buf = await source.bytes();
       return copyRejecting(client, { sql, batch: source.batch, buf, quote, rejects, savepoints, signal });
     };
@@ -235,7 +242,7 @@ export async function loadFile(
           }),
         { retries: config.maxRetries, signal, onRetry },
       );
-      await writeRejects(ctx, path, rejects, prep.headerBytes);
+      await writeRejects(ctx, path, rejects, prep);
       log.info({ file: path, rows: res.rowsInserted, rejected: res.rowsRejected }, 'loaded');
       return { result: finish(res, started) };
     }
@@ -318,14 +325,13 @@ export async function loadFile(
                 columns: prep.columns,
                 mode: target.mode,
                 rejects,
-                quote,
-                // Without CSV bytes to point at (Parquet), a constraint error fails the file as the server said.
                 firstOnly: !rejecting,
-                bisect: !prep.sources,
                 batchOf: async (b) => {
                   const source = sources.find((x) => x.batch.index === b)!;
-                  const buf = await source.bytes();
-                  return { batch: source.batch, buf, sent: sent.get(b) ?? identity(source.batch.records) };
+                  const order = sent.get(b) ?? identity(source.batch.records);
+                  const pq = prep.sources?.[b];
+                  if (pq) return { sent: order, locate: parquetLocator(pq) };
+                  return { sent: order, locate: csvRecords(source.batch, await source.bytes(), quote) };
                 },
               });
               res.rowsInserted = merged.inserted;
@@ -363,7 +369,7 @@ export async function loadFile(
         copyOne,
       );
     }
-    await writeRejects(ctx, path, rejects, prep.headerBytes);
+    await writeRejects(ctx, path, rejects, prep);
     log.info(
       {
         file: path,
@@ -418,10 +424,16 @@ async function writeRejects(
   ctx: RunContext,
   path: string,
   rejects: Rejects,
-  header: Buffer | undefined,
+  prep: Pick<Prepared, 'headerBytes' | 'sources'>,
 ): Promise<void> {
   if (rejects.size === 0) return;
-  const out = await rejects.write(ctx.config.rejectsDir, header);
+  // Parquet rows are rendered as CSV by a worker, reading their slice again.
+  const render = prep.sources && ((b: number, rows: number[]) => prep.sources![b]!.render(rows));
+  // The file's rows have committed: a rejects file that cannot be written is logged, not a failed file.
+  const out = await rejects.write(ctx.config.rejectsDir, prep.headerBytes, render).catch((e: Error) => {
+    ctx.log.error({ file: path }, `${path}: could not write the rejects files: ${e.message}`);
+  });
+  if (!out) return;
   ctx.log.warn(
     { file: path, rejected: rejects.size, ...out },
     `${path}: ${rejects.size} rows rejected, written to ${out?.csv}`,

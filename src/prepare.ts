@@ -13,7 +13,7 @@ import { detect, type Detected } from './detect.js';
 import { LoaderError } from './errors.js';
 import type { FileResult, RunContext } from './file.js';
 import type { CopyDialect, FileColumn } from './merge.js';
-import { prepareParquet } from './parquet/source.js';
+import { prepareParquet, type ParquetSource } from './parquet/source.js';
 import type { ScanResult, SubBatchRange } from './scan.js';
 import { decoderName, sniff } from './sniff.js';
 
@@ -34,7 +34,7 @@ export interface Prepared {
   scan: ScanResult;
   columns: FileColumn[];
   /** Parquet: sub-batches decoded by workers (CSV: cut from the file's bytes) */
-  sources?: BatchSource[];
+  sources?: ParquetSource[];
   /** the header record's bytes, for the rejects file */
   headerBytes?: Buffer;
 }

@@ -2,6 +2,7 @@
 // loads. At COPY time the bad record is found by the line COPY reports (by bisection when it reports none) and
 // the sub-batch is sent again around it; at merge time (unique, foreign-key, CHECK violations) the bad staging
 // row is found by bisection under savepoints, and mapped back to its record through its order in the sub-batch.
+// Parquet (src/parquet/reject.ts) uses the same loops with its own cutting of the COPY bytes and its own places.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -19,11 +20,14 @@ export interface Reject {
   batch: number;
   /** the record's 0-based ordinal in its sub-batch */
   record: number;
-  /** the file line the record starts on */
+  /** the file line the record starts on (Parquet: the 1-based row in the file) */
   line: number;
-  /** byte offset of the record in the (decompressed) file */
+  /** byte offset of the record in the (decompressed) file (Parquet: the row, for the order) */
   offset: number;
+  /** the record's bytes (Parquet: empty, rendered as CSV when the rejects are written) */
   raw: Buffer;
+  /** Parquet: the row group, 0-based as in messages */
+  rowGroup?: number;
   column?: string;
   sqlState?: string;
   message: string;
@@ -34,6 +38,14 @@ export interface RejectLimit {
   count?: number;
   /** at most this percentage of the file's rows */
   percent?: number;
+}
+
+/** A record's place in the file and its bytes. */
+export type Located = Pick<Reject, 'line' | 'offset' | 'raw' | 'rowGroup'>;
+
+/** Where a reject is, for messages: `line N` (CSV) or `row group G, row N` (Parquet). */
+export function placeOf(r: Pick<Reject, 'line' | 'rowGroup'>): string {
+  return r.rowGroup !== undefined ? `row group ${r.rowGroup}, row ${r.line}` : `line ${r.line}`;
 }
 
 /** Parses --max-rejects: "N" or "N%". */
@@ -56,6 +68,8 @@ export class Rejects {
     private readonly file: string,
     private readonly limit: RejectLimit,
     private readonly totalRecords: number,
+    /** the staging table's name in server messages, and the target's to show instead */
+    private readonly relation?: { actual: string; shown: string },
   ) {}
 
   get size(): number {
@@ -70,6 +84,7 @@ export class Rejects {
 
   /** Records a reject; throws a DATA error once the file has more rejects than the limit allows. */
   add(r: Reject): void {
+    if (this.relation) r.message = r.message.split(this.relation.actual).join(this.relation.shown);
     this.byBatch.set(r.batch, [...(this.byBatch.get(r.batch) ?? []), r]);
     const n = this.size;
     const max = Math.min(
@@ -82,7 +97,7 @@ export class Rejects {
       const shown = this.limit.percent !== undefined ? `${this.limit.percent}%` : String(this.limit.count);
       throw new LoaderError(
         'DATA',
-        `more than --max-rejects ${shown} rows rejected (${n} so far); last: line ${r.line}${r.column ? `, column ${JSON.stringify(r.column)}` : ''}: ${r.message}`,
+        `more than --max-rejects ${shown} rows rejected (${n} so far); last: ${placeOf(r)}${r.column ? `, column ${JSON.stringify(r.column)}` : ''}: ${r.message}`,
         { file: this.file, line: r.line, column: r.column, sqlState: r.sqlState },
       );
     }
@@ -93,10 +108,26 @@ export class Rejects {
   }
 
   /** Writes <dir>/<file>.rejects.csv (the header, then each rejected record's original bytes) and
-   * <dir>/<file>.rejects.log (one line each: file line, byte offset, column, SQLSTATE, message). */
-  async write(dir: string, header: Buffer | undefined): Promise<{ csv: string; log: string } | undefined> {
+   * <dir>/<file>.rejects.log (one line each: file line, byte offset, column, SQLSTATE, message). Parquet rejects
+   * are rendered first, a sub-batch at a time, by `render(batch, records)`. */
+  async write(
+    dir: string,
+    header: Buffer | undefined,
+    render?: (batch: number, records: number[]) => Promise<Buffer[]>,
+  ): Promise<{ csv: string; log: string } | undefined> {
     const all = this.list();
     if (all.length === 0) return undefined;
+    if (render) {
+      for (const [batch, rs] of this.byBatch) {
+        const todo = rs.filter((r) => r.rowGroup !== undefined).sort((a, b) => a.record - b.record);
+        if (todo.length === 0) continue;
+        const out = await render(
+          batch,
+          todo.map((r) => r.record),
+        );
+        todo.forEach((r, i) => (r.raw = out[i] ?? r.raw));
+      }
+    }
     await mkdir(dir, { recursive: true });
     const name = basename(this.file);
     const csv = join(dir, `${name}.rejects.csv`);
@@ -111,7 +142,7 @@ export class Rejects {
     await writeFile(csv, Buffer.concat(parts));
     const lines = all.map(
       (r) =>
-        `${this.file}: line ${r.line}, byte ${r.offset}${r.column ? `, column ${JSON.stringify(r.column)}` : ''}, ` +
+        `${this.file}: ${r.rowGroup !== undefined ? placeOf(r) : `line ${r.line}, byte ${r.offset}`}${r.column ? `, column ${JSON.stringify(r.column)}` : ''}, ` +
         `SQLSTATE ${r.sqlState ?? '?'}: ${r.message.replace(/\s+/g, ' ')}`,
     );
     await writeFile(log, lines.join('\n') + '\n');
@@ -138,36 +169,61 @@ function lineOf(err: pg.DatabaseError): number | undefined {
   return m?.[1] ? Number(m[1]) : undefined;
 }
 
-export interface CopyRejectingJob {
+/** The column a COPY error names: binary COPY's context has no value after it (`line 3, column x`). */
+export function columnOf(err: pg.DatabaseError): string | undefined {
+  return err.column ?? /column ([^:]+?)(?::|$)/m.exec(err.where ?? '')?.[1];
+}
+
+/** The records of one COPY input, so that any run of them can be sent again on its own. */
+export interface Segments {
+  count: number;
+  /** the COPY input of records [lo, hi) */
+  payload(lo: number, hi: number): Buffer[];
+  /** the record (0-based, from lo) that COPY's `line N` in that input points at */
+  atLine(lo: number, hi: number, line: number): number | undefined;
+}
+
+/** CSV records, cut by the quote-aware scanner; COPY's line is mapped through their first lines. */
+export function csvSegments(
+  buf: Buffer,
+  quote: Pick<ScanOptions, 'quote' | 'escape'>,
+): Segments & { recs: RecordSpan[] } {
+  const recs = records(buf, quote);
+  const seg = (lo: number, hi: number): Buffer => buf.subarray(recs[lo]!.start, recs[hi - 1]!.end);
+  return {
+    recs,
+    count: recs.length,
+    payload: (lo, hi) => [seg(lo, hi)],
+    atLine: (lo, hi, line) => recordAtLine(seg(lo, hi), line, quote)?.ordinal,
+  };
+}
+
+export interface SegmentsJob {
   sql: string;
-  batch: SubBatchRange;
-  buf: Buffer;
-  quote: Pick<ScanOptions, 'quote' | 'escape'>;
-  rejects: Rejects;
   /** inside a transaction (the direct path): each attempt under a savepoint */
   savepoints: boolean;
   signal: AbortSignal;
 }
 
-/** COPYs a sub-batch, setting aside the records PostgreSQL rejects. Returns the rows loaded and the ordinals of
- * the records sent, in the order they were loaded (the staging order maps back through it). */
-export async function copyRejecting(
+/** COPYs records, setting aside (through `reject`) those PostgreSQL refuses: by the line COPY reports, else by
+ * bisection. Returns the rows loaded and the ordinals of the records sent, in the order they were loaded. */
+export async function copySegments(
   client: pg.ClientBase,
-  job: CopyRejectingJob,
+  job: SegmentsJob,
+  segs: Segments,
+  reject: (ordinal: number, err: pg.DatabaseError) => void,
 ): Promise<{ rows: number; sent: number[] }> {
-  const recs = records(job.buf, job.quote);
   const sent: number[] = [];
   let rows = 0;
   // Segments of record ordinals [lo, hi) still to send, in file order (a stack: the last pushed goes first).
-  const stack: [number, number][] = [[0, recs.length]];
+  const stack: [number, number][] = [[0, segs.count]];
   while (stack.length > 0) {
     const [lo, hi] = stack.pop()!;
     if (lo >= hi) continue;
-    const seg = job.buf.subarray(recs[lo]!.start, recs[hi - 1]!.end);
     try {
       if (job.savepoints) await client.query('SAVEPOINT loader_segment');
       const stream = client.query(copyFrom(job.sql));
-      await pipeline(Readable.from([seg]), stream, { signal: job.signal });
+      await pipeline(Readable.from(segs.payload(lo, hi)), stream, { signal: job.signal });
       if (job.savepoints) await client.query('RELEASE SAVEPOINT loader_segment');
       rows += stream.rowCount;
       for (let k = lo; k < hi; k++) sent.push(k);
@@ -175,14 +231,14 @@ export async function copyRejecting(
       if (job.savepoints) await client.query('ROLLBACK TO SAVEPOINT loader_segment').catch(() => {});
       if (!(err instanceof pg.DatabaseError) || classifyError(err) !== 'reject') throw err;
       const rel = lineOf(err);
-      const at = rel !== undefined ? recordAtLine(seg, rel, job.quote) : undefined;
-      if (at) {
-        const bad = lo + at.ordinal;
-        reject(job, recs, bad, err);
+      const at = rel !== undefined ? segs.atLine(lo, hi, rel) : undefined;
+      if (at !== undefined && at < hi - lo) {
+        const bad = lo + at;
+        reject(bad, err);
         // File order: the records before the bad one first, then those after it.
         stack.push([bad + 1, hi], [lo, bad]);
       } else if (hi - lo === 1) {
-        reject(job, recs, lo, err);
+        reject(lo, err);
       } else {
         const mid = lo + Math.floor((hi - lo) / 2);
         stack.push([mid, hi], [lo, mid]);
@@ -192,18 +248,52 @@ export async function copyRejecting(
   return { rows, sent };
 }
 
-function reject(job: CopyRejectingJob, recs: RecordSpan[], ordinal: number, err: pg.DatabaseError): void {
-  const r = recs[ordinal]!;
-  job.rejects.add({
-    batch: job.batch.index,
-    record: ordinal,
-    line: job.batch.firstLine + r.firstLine - 1,
-    offset: job.batch.start + r.start,
-    raw: Buffer.from(job.buf.subarray(r.start, r.end)),
-    column: err.column ?? /column ([^:]+?):/.exec(err.where ?? '')?.[1],
-    sqlState: err.code,
-    message: err.message,
-  });
+/** Where each CSV record of a sub-batch is in the file, and its bytes. */
+function csvLocator(batch: SubBatchRange, buf: Buffer, recs: RecordSpan[]): (ordinal: number) => Located {
+  return (ordinal) => {
+    const r = recs[ordinal];
+    return {
+      line: batch.firstLine + (r?.firstLine ?? 1) - 1,
+      offset: batch.start + (r?.start ?? 0),
+      raw: r ? Buffer.from(buf.subarray(r.start, r.end)) : Buffer.alloc(0),
+    };
+  };
+}
+
+/** A CSV sub-batch's records, for finding a merge-time reject's line and bytes. */
+export function csvRecords(
+  batch: SubBatchRange,
+  buf: Buffer,
+  quote: Pick<ScanOptions, 'quote' | 'escape'>,
+): (ordinal: number) => Located {
+  return csvLocator(batch, buf, records(buf, quote));
+}
+
+export interface CopyRejectingJob extends SegmentsJob {
+  batch: SubBatchRange;
+  buf: Buffer;
+  quote: Pick<ScanOptions, 'quote' | 'escape'>;
+  rejects: Rejects;
+}
+
+/** COPYs a CSV sub-batch, setting aside the records PostgreSQL rejects. Returns the rows loaded and the ordinals
+ * of the records sent, in the order they were loaded (the staging order maps back through it). */
+export async function copyRejecting(
+  client: pg.ClientBase,
+  job: CopyRejectingJob,
+): Promise<{ rows: number; sent: number[] }> {
+  const segs = csvSegments(job.buf, job.quote);
+  const locate = csvLocator(job.batch, job.buf, segs.recs);
+  return copySegments(client, job, segs, (ordinal, err) =>
+    job.rejects.add({
+      batch: job.batch.index,
+      record: ordinal,
+      ...locate(ordinal),
+      column: columnOf(err),
+      sqlState: err.code,
+      message: err.message,
+    }),
+  );
 }
 
 export interface MergeRejectingJob {
@@ -212,9 +302,8 @@ export interface MergeRejectingJob {
   columns: FileColumn[];
   mode: Mode;
   rejects: Rejects;
-  /** the sub-batch, its bytes and the record ordinals in the order they were loaded into staging */
-  batchOf(index: number): Promise<{ batch: SubBatchRange; buf: Buffer; sent: number[] }>;
-  quote: Pick<ScanOptions, 'quote' | 'escape'>;
+  /** the record ordinals of a sub-batch in the order they were loaded into staging, and where each record is */
+  batchOf(index: number): Promise<{ sent: number[]; locate(ordinal: number): Located }>;
   /** find the first bad row only and throw it (abort-file mode), instead of setting rows aside */
   firstOnly: boolean;
 }
@@ -267,18 +356,17 @@ export async function mergeRejecting(
       if (!(err instanceof pg.DatabaseError) || classifyError(err) !== 'reject') throw err;
       if (hi - lo === 1) {
         const [bb, oo] = ids[lo]!;
-        const { batch, buf, sent } = await job.batchOf(bb);
+        const { sent, locate } = await job.batchOf(bb);
         const ordinal = sent[rank.get(`${bb}:${oo}`) ?? 0] ?? 0;
-        const r = records(buf, job.quote)[ordinal];
-        const line = batch.firstLine + (r?.firstLine ?? 1) - 1;
+        const at = locate(ordinal);
         const column = err.column ?? undefined;
         const detail = err.detail ? ` (${err.detail})` : '';
         if (job.firstOnly) {
           throw new LoaderError(
             'DATA',
-            `line ${line}${column ? `, column ${JSON.stringify(column)}` : ''}: ${err.message}${detail}`,
+            `${placeOf(at)}${column ? `, column ${JSON.stringify(column)}` : ''}: ${err.message}${detail}`,
             {
-              line,
+              line: at.line,
               column,
               sqlState: err.code,
             },
@@ -288,9 +376,7 @@ export async function mergeRejecting(
         job.rejects.add({
           batch: bb,
           record: ordinal,
-          line,
-          offset: batch.start + (r?.start ?? 0),
-          raw: r ? Buffer.from(buf.subarray(r.start, r.end)) : Buffer.alloc(0),
+          ...at,
           column,
           sqlState: err.code,
           message: `${err.message}${detail}`,

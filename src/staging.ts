@@ -35,7 +35,7 @@ export async function incompleteBatches(
 export async function mergeOrBisect(
   client: pg.ClientBase,
   merge: string,
-  job: MergeRejectingJob & { bisect: boolean },
+  job: MergeRejectingJob,
 ): Promise<{ inserted: number; updated: number }> {
   await client.query('SAVEPOINT loader_whole');
   try {
@@ -43,7 +43,7 @@ export async function mergeOrBisect(
     await client.query('RELEASE SAVEPOINT loader_whole');
     return { inserted: Number(rows[0]?.inserted ?? 0), updated: Number(rows[0]?.updated ?? 0) };
   } catch (err) {
-    if (!job.bisect || classifyError(err) !== 'reject') throw err;
+    if (classifyError(err) !== 'reject') throw err;
     await client.query('ROLLBACK TO SAVEPOINT loader_whole');
     return mergeRejecting(client, job);
   }

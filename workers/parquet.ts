@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { threadId } from 'node:worker_threads';
-import type { Data } from 'apache-arrow';
+import type { Data, RecordBatch, Table } from 'apache-arrow';
 import { wasmMemory, type ParquetFile } from 'parquet-wasm';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { arrow } from '../src/parquet/arrow.js';
@@ -35,7 +35,25 @@ export interface DecodeTask {
   plans: ColumnPlan[];
   encoding: 'binary' | 'text';
   timezone: string;
+  /** reject-rows: a row whose value cannot be encoded is left out and listed in `rejected`, the rest encoded */
+  rejecting?: boolean;
 }
+
+/** A row the encoder left out under reject-rows; `row` is 0-based in the file. */
+export interface EncodeReject {
+  row: number;
+  column: string;
+  message: string;
+  sqlState: string;
+}
+
+/** reject-rows: render rows of a slice as CSV records (PostgreSQL's text forms) for the rejects file. */
+export interface RenderTask extends DecodeTask {
+  /** 0-based rows within the slice */
+  rows: number[];
+}
+
+export type RenderResult = { ok: true; records: string[] } | { ok: false; message: string };
 
 export type DecodeResult =
   | {
@@ -47,6 +65,8 @@ export type DecodeResult =
       finishedAt: number;
       /** this thread's wasm memory after the task: it never shrinks, so the main thread recycles a thread past a mark */
       wasmBytes: number;
+      /** reject-rows: the rows left out, in file order */
+      rejected: EncodeReject[];
     }
   | { ok: false; code: 'READ' | 'DATA'; message: string; row?: number; column?: string };
 
@@ -92,35 +112,42 @@ function closeCached(): void {
   open = undefined;
 }
 
+/** The slice's rows as an Arrow table (one record batch: batchSize = the slice). */
+async function readSlice(task: DecodeTask): Promise<Table> {
+  const file = await openCached(task.path);
+  const table = await file.read({
+    rowGroups: [task.rowGroup],
+    offset: task.offset,
+    limit: task.limit,
+    batchSize: Math.max(task.limit, 1),
+  });
+  return arrow.tableFromIPC(table.intoIPCStream()); // intoIPCStream consumes (frees) the wasm table
+}
+
+/** Each plan's column of a record batch (undefined: an ignored column). */
+function columnsOf(task: DecodeTask, batch: RecordBatch): (Data | undefined)[] {
+  return task.plans.map((p) =>
+    p.info && p.target ? (batch.getChild(p.info.name)?.data[0] as Data | undefined) : undefined,
+  );
+}
+
 export default async function decode(task: DecodeTask): Promise<unknown> {
   const startedAt = now();
-  let ipc: Uint8Array;
+  let table: Table;
   try {
-    const file = await openCached(task.path);
-    // batchSize = the slice: one Arrow record batch per task.
-    const table = await file.read({
-      rowGroups: [task.rowGroup],
-      offset: task.offset,
-      limit: task.limit,
-      batchSize: Math.max(task.limit, 1),
-    });
-    ipc = table.intoIPCStream(); // consumes (frees) the wasm table
+    table = await readSlice(task);
   } catch (err) {
     closeCached(); // a reader that failed is not trusted with the next row group
     return { ok: false, code: 'READ', message: `row group ${task.rowGroup}: ${errText(err)}` };
   }
   try {
-    const table = arrow.tableFromIPC(ipc);
     const enc =
       task.encoding === 'binary'
-        ? new BinaryEncoder(task.plans, task.timezone)
-        : new CsvEncoder(task.plans, task.timezone);
+        ? new BinaryEncoder(task.plans, task.timezone, task.rejecting)
+        : new CsvEncoder(task.plans, task.timezone, task.rejecting);
     let done = 0;
     for (const batch of table.batches) {
-      const cols = task.plans.map((p) =>
-        p.info && p.target ? (batch.getChild(p.info.name)?.data[0] as Data | undefined) : undefined,
-      );
-      enc.add(cols, batch.numRows, task.firstRow + done);
+      enc.add(columnsOf(task, batch), batch.numRows, task.firstRow + done);
       done += batch.numRows;
     }
     const data = enc.finish();
@@ -132,6 +159,12 @@ export default async function decode(task: DecodeTask): Promise<unknown> {
       startedAt,
       finishedAt: now(),
       wasmBytes: wasmMemory().buffer.byteLength,
+      rejected: enc.rejected.map((e) => ({
+        row: e.row,
+        column: e.column,
+        message: e.message,
+        sqlState: e.sqlState,
+      })),
     };
     return move({ [transferableSymbol]: [data.buffer], [valueSymbol]: result });
   } catch (err) {
@@ -145,6 +178,24 @@ export default async function decode(task: DecodeTask): Promise<unknown> {
       };
     }
     return { ok: false, code: 'READ', message: `row group ${task.rowGroup}: ${errText(err)}` };
+  }
+}
+
+export async function render(task: RenderTask): Promise<RenderResult> {
+  try {
+    const table = await readSlice(task);
+    const enc = new CsvEncoder(task.plans, task.timezone);
+    const records: string[] = [];
+    let done = 0;
+    for (const batch of table.batches) {
+      const mine = task.rows.filter((r) => r >= done && r < done + batch.numRows).map((r) => r - done);
+      records.push(...enc.render(columnsOf(task, batch), mine));
+      done += batch.numRows;
+    }
+    return { ok: true, records };
+  } catch (err) {
+    closeCached();
+    return { ok: false, message: `row group ${task.rowGroup}: ${errText(err)}` };
   }
 }
 

@@ -15,12 +15,13 @@ import {
   type Value,
 } from './values.js';
 
-/** A value that cannot be encoded; the worker adds the row group. */
+/** A value that cannot be encoded; the worker adds the row group. `sqlState` is what PostgreSQL would say. */
 export class EncodeError extends Error {
   constructor(
     message: string,
     readonly row: number,
     readonly column: string,
+    readonly sqlState = '22000',
   ) {
     super(message);
     this.name = 'EncodeError';
@@ -175,15 +176,10 @@ function numericText(v: Value, f: FieldInfo): string {
   return String(v);
 }
 
+type Fail = (message: string, sqlState?: string) => never;
+
 /** Writes one non-null value in the binary form of `t` (no length prefix). */
-function writeValue(
-  w: Writer,
-  v: Value,
-  f: FieldInfo,
-  t: TargetType,
-  zone: string,
-  fail: (m: string) => never,
-): void {
+function writeValue(w: Writer, v: Value, f: FieldInfo, t: TargetType, zone: string, fail: Fail): void {
   if (t.elem) return writeArray(w, v as Value[], f.children![0]!, t.elem, zone, fail);
   const cat: TargetCat = t.cat;
   switch (cat) {
@@ -195,12 +191,12 @@ function writeValue(
     case 'int4': {
       const n = Number(v);
       const [lo, hi] = RANGES[cat]!;
-      if (n < lo || n > hi) fail(`value ${String(v)} is out of range for ${t.sql}`);
+      if (n < lo || n > hi) fail(`value ${String(v)} is out of range for ${t.sql}`, '22003');
       return cat === 'int2' ? w.i16(n) : w.i32(n);
     }
     case 'int8': {
       const n = typeof v === 'bigint' ? v : BigInt(v as number);
-      if (n < INT8_MIN || n > INT8_MAX) fail(`value ${n} is out of range for bigint`);
+      if (n < INT8_MIN || n > INT8_MAX) fail(`value ${n} is out of range for bigint`, '22003');
       return w.i64(n);
     }
     case 'float4':
@@ -225,7 +221,7 @@ function writeValue(
       return w.utf8(f.kind === 'string' ? (v as string) : jsonText(v, f));
     case 'uuid': {
       const b = f.kind === 'string' ? uuidBytes(v as string) : (v as Uint8Array);
-      if (!b) fail(`invalid input syntax for type uuid: ${JSON.stringify(v)}`);
+      if (!b) fail(`invalid input syntax for type uuid: ${JSON.stringify(v)}`, '22P02');
       return w.bytes(b);
     }
     case 'bytea':
@@ -258,14 +254,7 @@ function textOf(v: Value, f: FieldInfo): string {
   }
 }
 
-function writeArray(
-  w: Writer,
-  items: Value[],
-  f: FieldInfo,
-  t: TargetType,
-  zone: string,
-  fail: (m: string) => never,
-): void {
+function writeArray(w: Writer, items: Value[], f: FieldInfo, t: TargetType, zone: string, fail: Fail): void {
   const oid = ELEMENT_OID[t.cat as Exclude<TargetCat, 'other'>];
   if (items.length === 0) {
     w.i32(0);
@@ -282,14 +271,7 @@ function writeArray(
 }
 
 /** A length-prefixed field: -1 for NULL, else the value's byte length (back-patched) and its bytes. */
-function writeField(
-  w: Writer,
-  v: Value,
-  f: FieldInfo,
-  t: TargetType,
-  zone: string,
-  fail: (m: string) => never,
-): void {
+function writeField(w: Writer, v: Value, f: FieldInfo, t: TargetType, zone: string, fail: Fail): void {
   if (v === null) return w.i32(-1);
   w.i32(0);
   const at = w.pos;
@@ -297,13 +279,16 @@ function writeField(
   w.view.setInt32(at - 4, w.pos - at);
 }
 
-/** Encodes record batches into one COPY BINARY stream (signature, tuples, trailer). */
+/** Encodes record batches into one COPY BINARY stream (signature, tuples, trailer). With `rejecting`, a row whose
+ * value cannot be encoded is left out and kept in `rejected` (reject-rows); otherwise its EncodeError is thrown. */
 export class BinaryEncoder {
   private readonly w = new Writer();
   rows = 0;
+  readonly rejected: EncodeError[] = [];
   constructor(
     private readonly plans: ColumnPlan[],
     private readonly zone: string,
+    private readonly rejecting = false,
   ) {
     this.w.bytes(SIGNATURE);
     this.w.i32(0); // flags
@@ -317,19 +302,32 @@ export class BinaryEncoder {
     });
     const w = this.w;
     let row = 0;
-    const fails = this.plans.map((p) => (m: string): never => {
-      throw new EncodeError(m, firstRow + row, p.column);
+    let tuple = w.pos;
+    const before = this.rejected.length;
+    const fails = this.plans.map((p) => (m: string, sqlState?: string): never => {
+      throw new EncodeError(m, firstRow + row, p.column, sqlState);
     });
-    for (; row < n; row++) {
-      w.i16(this.plans.length);
-      for (let k = 0; k < this.plans.length; k++) {
-        const r = readers[k];
-        const p = this.plans[k]!;
-        if (!r || !p.target) w.i32(-1);
-        else writeField(w, r(row), p.info!, p.target, this.zone, fails[k]!);
+    while (row < n) {
+      try {
+        for (; row < n; row++) {
+          tuple = w.pos;
+          w.i16(this.plans.length);
+          for (let k = 0; k < this.plans.length; k++) {
+            const r = readers[k];
+            const p = this.plans[k]!;
+            if (!r || !p.target) w.i32(-1);
+            else writeField(w, r(row), p.info!, p.target, this.zone, fails[k]!);
+          }
+        }
+      } catch (err) {
+        // Outside the row loop, so the hot path pays nothing: drop the half-written tuple and go on after it.
+        if (!this.rejecting || !(err instanceof EncodeError)) throw err;
+        w.pos = tuple;
+        this.rejected.push(err);
+        row++;
       }
     }
-    this.rows += n;
+    this.rows += n - (this.rejected.length - before);
   }
   finish(): Uint8Array {
     this.w.i16(-1);

@@ -2,7 +2,13 @@
 // against the target (failing before any row is sent), and one BatchSource per row group (or slice of one) whose
 // load() has a worker decode and encode it. file.ts then COPYs, merges and audits exactly as for CSV.
 import { Readable } from 'node:stream';
-import type { DecodeResult, DecodeTask, ParquetPlanResult } from '../../workers/parquet.js';
+import type {
+  DecodeResult,
+  DecodeTask,
+  EncodeReject,
+  ParquetPlanResult,
+  RenderResult,
+} from '../../workers/parquet.js';
 import type { Target } from '../catalog.js';
 import { mapColumns } from '../columns.js';
 import type { Config } from '../config.js';
@@ -42,7 +48,20 @@ export interface ParquetPrepared {
   dialect: CopyDialect;
   scan: ScanResult;
   columns: FileColumn[];
-  sources: BatchSource[];
+  sources: ParquetSource[];
+  /** the file's column names as a CSV header line, for the rejects file */
+  headerBytes: Buffer;
+}
+
+/** A Parquet sub-batch: a BatchSource whose bytes a worker encodes, plus what reject-rows needs of it. */
+export interface ParquetSource extends BatchSource {
+  /** 0-based, as in messages */
+  rowGroup: number;
+  encoding: 'binary' | 'text';
+  /** after load(): the COPY bytes and the rows the encoder left out (reject-rows), 0-based in the slice */
+  decoded(): { buf: Buffer; rejected: EncodeReject[] };
+  /** rows of the slice (0-based) as CSV records, decoded again by a worker under the memory budget */
+  render(rows: number[]): Promise<Buffer[]>;
 }
 
 export const BINARY_DIALECT: CopyDialect = { ...TEXT_DIALECT, format: 'binary' };
@@ -107,7 +126,7 @@ export async function prepareParquet(
     stats.maxBytesInFlight = Math.max(stats.maxBytesInFlight, bytesHeld);
   };
 
-  const sources: BatchSource[] = [];
+  const sources: ParquetSource[] = [];
   let firstRow = 0;
   footer.rowGroups.forEach((g, rowGroup) => {
     for (let offset = 0; offset < g.rows; offset += config.batchSize) {
@@ -130,6 +149,7 @@ export async function prepareParquet(
         plans: plan.columns,
         encoding: plan.encoding,
         timezone: config.timezone,
+        rejecting: config.onError === 'reject-rows',
       };
       sources.push(decodeSource(pool, task, bytes, batch, signal, record, hold, path));
     }
@@ -146,7 +166,12 @@ export async function prepareParquet(
     scan,
     columns,
     sources,
+    headerBytes: Buffer.from(columns.map((c) => csvField(c.source)).join(',') + '\n'),
   };
+}
+
+function csvField(s: string): string {
+  return /[",\r\n]|^\s|\s$|^$/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
 type Decoded = Extract<DecodeResult, { ok: true }>;
@@ -162,8 +187,9 @@ function decodeSource(
   record: (r: Decoded) => void,
   hold: (delta: number) => void,
   path: string,
-): BatchSource {
+): ParquetSource {
   let buf: Buffer | undefined;
+  let rejected: EncodeReject[] = [];
   let giveBack: (() => void) | undefined;
   const release = (): void => {
     buf = undefined;
@@ -207,10 +233,30 @@ function decodeSource(
       throw new LoaderError(r.code, r.message, { file: path, line: r.row, column: r.column });
     }
     record(r);
+    rejected = r.rejected.map((x) => ({ ...x, row: x.row - task.firstRow }));
     return Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength);
+  };
+  const render = async (rows: number[]): Promise<Buffer[]> => {
+    const back = await pool.budget.acquire(bytes, signal);
+    hold(bytes);
+    try {
+      const r = (await pool.run({ ...task, rows }, { name: 'render', signal })) as RenderResult;
+      if (!r.ok) throw new LoaderError('READ', r.message, { file: path });
+      return r.records.map((x) => Buffer.from(x));
+    } finally {
+      back();
+      hold(-bytes);
+    }
   };
   return {
     batch,
+    rowGroup: task.rowGroup,
+    encoding: task.encoding,
+    decoded: () => {
+      if (!buf) throw new Error(`row group ${task.rowGroup}: not decoded`);
+      return { buf, rejected };
+    },
+    render,
     load: async () => void (await load()),
     release,
     open: () => Readable.from([buf ?? Buffer.alloc(0)]),

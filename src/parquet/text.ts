@@ -71,39 +71,64 @@ function arrayLiteral(items: Value[], f: FieldInfo, t: TargetType, zone: string)
   return `{${parts.join(',')}}`;
 }
 
+/** Encodes record batches as CSV records. With `rejecting`, a row whose value cannot be written is left out and
+ * kept in `rejected` (reject-rows); otherwise its EncodeError is thrown. */
 export class CsvEncoder {
   private readonly chunks: string[] = [];
   rows = 0;
+  readonly rejected: EncodeError[] = [];
   constructor(
     private readonly plans: ColumnPlan[],
     private readonly zone: string,
+    private readonly rejecting = false,
   ) {}
   add(columns: (Data | undefined)[], n: number, firstRow: number): void {
-    const readers: (Reader | undefined)[] = this.plans.map((p, k) => {
+    const readers = this.readers(columns);
+    for (let i = 0; i < n; i++) {
+      try {
+        this.chunks.push(this.record(readers, i, firstRow, false));
+        this.rows++;
+      } catch (err) {
+        if (!this.rejecting || !(err instanceof EncodeError)) throw err;
+        this.rejected.push(err);
+      }
+    }
+  }
+  /** Rows `indexes` of the columns as CSV records, for the rejects file: a value that cannot be written is left
+   * empty rather than failing the rendering. */
+  render(columns: (Data | undefined)[], indexes: number[]): string[] {
+    const readers = this.readers(columns);
+    return indexes.map((i) => this.record(readers, i, 0, true));
+  }
+  private readers(columns: (Data | undefined)[]): (Reader | undefined)[] {
+    return this.plans.map((p, k) => {
       const d = columns[k];
       return d && p.info ? reader(d, p.info) : undefined;
     });
+  }
+  private record(readers: (Reader | undefined)[], i: number, firstRow: number, lenient: boolean): string {
     const fields: string[] = new Array(this.plans.length);
-    for (let i = 0; i < n; i++) {
-      for (let k = 0; k < this.plans.length; k++) {
-        const r = readers[k];
-        const p = this.plans[k]!;
-        const v = r && p.target ? r(i) : null;
-        if (v === null) {
+    for (let k = 0; k < this.plans.length; k++) {
+      const r = readers[k];
+      const p = this.plans[k]!;
+      const v = r && p.target ? r(i) : null;
+      if (v === null) {
+        fields[k] = '';
+        continue;
+      }
+      let s: string;
+      try {
+        s = textValue(v, p.info!, p.target!, this.zone);
+      } catch (err) {
+        if (lenient) {
           fields[k] = '';
           continue;
         }
-        let s: string;
-        try {
-          s = textValue(v, p.info!, p.target!, this.zone);
-        } catch (err) {
-          throw new EncodeError((err as Error).message, firstRow + i, p.column);
-        }
-        fields[k] = `"${s.replaceAll('"', '""')}"`;
+        throw new EncodeError((err as Error).message, firstRow + i, p.column);
       }
-      this.chunks.push(fields.join(',') + '\n');
+      fields[k] = `"${s.replaceAll('"', '""')}"`;
     }
-    this.rows += n;
+    return fields.join(',') + '\n';
   }
   finish(): Uint8Array {
     const b = Buffer.from(this.chunks.join(''), 'utf8');
