@@ -237,6 +237,42 @@ describe.each(SHAPES)('Parquet reject-rows, %s', (shape, groupRows) => {
   });
 });
 
+describe('Parquet reject-rows under --memory-limit', () => {
+  it('renders the rejects under the byte budget too: each group admitted alone, nothing waits forever', async () => {
+    await env.db.query('CREATE TABLE pq_mem (id int PRIMARY KEY, qty int NOT NULL, note text)');
+    const bad = {
+      2: { qty: null },
+      9: { qty: null },
+      16: { qty: null },
+      23: { qty: null },
+      29: { qty: null },
+    };
+    const path = await parquet('pq_mem.parquet', bad, 7);
+    const dir = join(env.dir.path, 'rej-mem');
+    const r = await env.load('pq_mem', [path], {
+      onError: 'reject-rows',
+      rejectsDir: dir,
+      internalConcurrency: 4,
+      memoryLimit: 1,
+    });
+    expect(r.files[0]).toMatchObject({
+      status: 'succeeded',
+      rowsRejected: 5,
+      rowsInserted: 25,
+      parquet: { rowGroups: 5, maxDecodesInFlight: 1 },
+    });
+    const out = await rejectsOf(dir, path);
+    expect(out.csv).toBe(
+      `id,qty,note\n${Object.keys(bad)
+        .map((i) => `"${i}",,"n${i}"\n`)
+        .join('')}`,
+    );
+    expect(out.log.map((l) => l.split(', column')[0])).toEqual(
+      Object.keys(bad).map((i) => `${path}: ${place(Number(i), 7)}`),
+    );
+  });
+});
+
 describe('Parquet reject-rows through the CLI', () => {
   it('exits 0 with rows set aside, and 1 when --max-rejects is passed', async () => {
     await env.db.query('CREATE TABLE pq_cli (id int PRIMARY KEY, qty int NOT NULL, note text)');
