@@ -76,6 +76,8 @@ export interface DataErrorContext {
   columns: string[];
   /** staging or target relation name as it appears in server messages, and the name to show instead */
   relation?: { shown: string; actual: string };
+  /** Parquet: a line is a row of the file, and a record of the COPY text fallback may span lines */
+  rows?: boolean;
 }
 
 /** Turns a COPY data error into one clear line: file, the record's first line, column, value, reason. */
@@ -100,7 +102,7 @@ export async function describeCopyError(
     try {
       const buf = await source.bytes();
       const rec = recordAtLine(buf, rel, quote);
-      line = source.batch.firstLine + (rec ? rec.firstLine : rel) - 1;
+      line = source.batch.firstLine + (rec ? (ctx.rows ? rec.ordinal + 1 : rec.firstLine) : rel) - 1;
       if (rec && column) {
         const idx = ctx.columns.indexOf(column);
         const fields = parse(buf.subarray(rec.start, rec.end), {

@@ -226,6 +226,7 @@ export async function loadFile(
                       file: path,
                       dialect: prep.dialect,
                       columns: fileColumns,
+                      rows: !!prep.sources,
                     });
                   });
                 }
@@ -288,6 +289,7 @@ export async function loadFile(
           dialect: prep.dialect,
           columns: fileColumns,
           relation: { actual: stagingName, shown: target.table },
+          rows: !!prep.sources,
         });
       }
     };
@@ -436,7 +438,7 @@ async function writeRejects(
   if (!out) return;
   ctx.log.warn(
     { file: path, rejected: rejects.size, ...out },
-    `${path}: ${rejects.size} rows rejected, written to ${out?.csv}`,
+    `${path}: ${rejects.size} rows rejected, written to ${out.csv}`,
   );
 }
 

@@ -237,6 +237,21 @@ describe.each(SHAPES)('Parquet reject-rows, %s', (shape, groupRows) => {
   });
 });
 
+describe('Parquet abort-file on the COPY text fallback', () => {
+  it('names the row of a bad value, not the CSV line, when earlier values span lines', async () => {
+    await env.db.query(`CREATE TYPE pq_lines_mood AS ENUM ('sad', 'happy')`);
+    await env.db.query('CREATE TABLE pq_lines (id int, qty int, note text, mood pq_lines_mood)');
+    const path = await parquet('pq_lines.parquet', { 20: { mood: 'angry' } }, 1 << 20, {
+      note: (i) => `two\nlines ${i}`,
+      mood: () => 'sad',
+    });
+    const r = await env.load('pq_lines', [path]);
+    expect(r.files[0]?.parquet?.encoding).toBe('text');
+    expect(r.files[0]?.error).toMatchObject({ code: 'DATA', line: 21, column: 'mood' });
+    expect(await env.num('SELECT count(*) FROM pq_lines')).toBe(0);
+  });
+});
+
 describe('Parquet reject-rows under --memory-limit', () => {
   it('renders the rejects under the byte budget too: each group admitted alone, nothing waits forever', async () => {
     await env.db.query('CREATE TABLE pq_mem (id int PRIMARY KEY, qty int NOT NULL, note text)');
