@@ -85,7 +85,9 @@ export class Rejects {
   /** Records a reject; throws a DATA error once the file has more rejects than the limit allows. */
   add(r: Reject): void {
     if (this.relation) r.message = r.message.split(this.relation.actual).join(this.relation.shown);
-    this.byBatch.set(r.batch, [...(this.byBatch.get(r.batch) ?? []), r]);
+    const list = this.byBatch.get(r.batch);
+    if (list) list.push(r);
+    else this.byBatch.set(r.batch, [r]);
     const n = this.size;
     const max = Math.min(
       this.limit.count ?? Number.POSITIVE_INFINITY,

@@ -60,13 +60,23 @@ export function splitTuples(buf: Uint8Array): Tuples {
   return { header, bounds };
 }
 
-/** COPY BINARY tuples: any run goes with the header and the trailer; COPY's `line N` is the Nth tuple. */
-export function binarySegments(buf: Buffer): Segments {
-  const { header, bounds } = splitTuples(buf);
-  const head = buf.subarray(0, header);
+/** The `count` COPY BINARY tuples of `buf`: any run goes with the header and the trailer; COPY's `line N` is the
+ * Nth tuple. The stream is split only when a part of it is asked for: the whole goes as it is. */
+export function binarySegments(buf: Buffer, count: number): Segments {
+  let tuples: Tuples | undefined;
+  const split = (): Tuples => {
+    tuples ??= splitTuples(buf);
+    if (tuples.bounds.length - 1 !== count)
+      throw new LoaderError('INTERNAL', `${tuples.bounds.length - 1} tuples encoded for ${count} rows`);
+    return tuples;
+  };
   return {
-    count: bounds.length - 1,
-    payload: (lo, hi) => [head, buf.subarray(bounds[lo]!, bounds[hi]!), TRAILER],
+    count,
+    payload: (lo, hi) => {
+      if (lo === 0 && hi === count) return [buf];
+      const { header, bounds } = split();
+      return [buf.subarray(0, header), buf.subarray(bounds[lo]!, bounds[hi]!), TRAILER];
+    },
     atLine: (_lo, _hi, line) => (line >= 1 ? line - 1 : undefined),
   };
 }
@@ -109,7 +119,7 @@ export async function copyParquetRejecting(
   const left = new Set(rejected.map((e) => e.row));
   const kept: number[] = [];
   for (let r = 0; r < batch.records; r++) if (!left.has(r)) kept.push(r);
-  const segs = job.source.encoding === 'binary' ? binarySegments(buf) : csvSegments(buf, QUOTE);
+  const segs = job.source.encoding === 'binary' ? binarySegments(buf, kept.length) : csvSegments(buf, QUOTE);
   if (segs.count !== kept.length) {
     throw new LoaderError(
       'INTERNAL',

@@ -43,8 +43,8 @@ describe('splitTuples', () => {
 
   it('gives runs of tuples that are COPY BINARY streams of their own', () => {
     const buf = Buffer.from(encode().finish());
-    const segs = binarySegments(buf);
-    expect(segs.count).toBe(4);
+    const segs = binarySegments(buf, 4);
+    expect(segs.payload(0, 4)).toEqual([buf]); // the whole as it is, unsplit
     const whole = splitTuples(buf);
     for (const [lo, hi] of [
       [0, 4],
@@ -59,6 +59,7 @@ describe('splitTuples', () => {
         buf.subarray(whole.bounds[lo], whole.bounds[hi]),
       );
     }
+    expect(() => binarySegments(buf, 3).payload(0, 1)).toThrow(/4 tuples encoded for 3 rows/);
     // COPY's `line N` of a run is its Nth tuple
     expect([segs.atLine(2, 4, 1), segs.atLine(2, 4, 2), segs.atLine(2, 4, 0)]).toEqual([0, 1, undefined]);
   });
