@@ -65,6 +65,8 @@ export interface StagedFile {
   audit: AuditRow;
   stagingSql: string;
   columns: FileColumn[];
+  /** writes the file's rejects files once the run's replace has committed */
+  writeRejects(): Promise<void>;
 }
 
 /** A file's result before anything is known of it. */
@@ -302,7 +304,13 @@ export async function loadFile(
       res.status = 'succeeded';
       return {
         result: res,
-        staged: { result: res, audit: audit(), stagingSql, columns: prep.columns },
+        staged: {
+          result: res,
+          audit: audit(),
+          stagingSql,
+          columns: prep.columns,
+          writeRejects: () => writeRejects(ctx, path, rejects, prep),
+        },
       };
     }
 

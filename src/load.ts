@@ -230,6 +230,7 @@ async function replaceAll(ctx: RunContext, staged: StagedFile[], results: FileRe
       }),
     );
     log.info({ files: staged.length }, `replaced the contents of ${target.sql}`);
+    for (const s of staged) await s.writeRejects();
   } catch (caught) {
     const err = toLoaderError(caught, ctx.signal.aborted);
     const code = err.code === 'CANCELLED' ? 'CANCELLED' : err.code;

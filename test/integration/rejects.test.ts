@@ -108,6 +108,27 @@ describe('reject-rows', () => {
     });
     expect(ok.files[0]).toMatchObject({ status: 'succeeded', rowsRejected: 3 });
   });
+
+  // Regression: replace counted COPY-time rejects in rows_rejected but never wrote the rejects files.
+  it('writes the rejects files of a replace run once the replace commits', async () => {
+    await env.db.query('CREATE TABLE rj_replace (id int, qty int, note text)');
+    await env.db.query("INSERT INTO rj_replace VALUES (999, 1, 'old')");
+    const bad = { 5: '5,five,x' };
+    const path = await env.dir.write('rj_replace.csv', file(bad).body);
+    const dir = join(env.dir.path, 'rj-replace');
+    const r = await env.load('rj_replace', [path], {
+      mode: 'replace',
+      onError: 'reject-rows',
+      rejectsDir: dir,
+      batchSize: 8,
+    });
+    expect(r.exitCode).toBe(0);
+    expect(r.files[0]).toMatchObject({ status: 'succeeded', rowsRejected: 1, rowsInserted: 29 });
+    expect(await env.num('SELECT count(*) FROM rj_replace WHERE id = 999')).toBe(0);
+    expect(await env.num('SELECT count(*) FROM rj_replace')).toBe(29);
+    expect(await readFile(join(dir, 'rj_replace.csv.rejects.csv'), 'utf8')).toBe(`id,qty,note\n${bad[5]}\n`);
+    expect(await readFile(join(dir, 'rj_replace.csv.rejects.log'), 'utf8')).toContain('SQLSTATE 22P02');
+  });
 });
 
 describe('abort-file', () => {
