@@ -2,11 +2,15 @@
 // The command line: a thin layer over load(). Parses options (commander), wires signals to an AbortSignal,
 // prints one summary on stdout and exits 0 (all loaded or skipped), 1 (a file failed), 2 (usage), 3 (the run could
 // not start), 130/143 (interrupted).
+import type { EventEmitter } from 'node:events';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { LoaderError } from './errors.js';
 import { load } from './load.js';
 import { createLogger } from './log.js';
 import { summaryLines } from './report.js';
+import { writeOutputs } from './outputs.js';
+import { colorEnabled, startProgress } from './progress-view.js';
+import { statusCommand } from './status.js';
 import { redact, secretsOf } from './config.js';
 import { VERSION } from './version.js';
 
@@ -26,7 +30,7 @@ export interface Subcommand {
   name: string;
   make(exit: (code: Promise<number>) => void): Command;
 }
-const SUBCOMMANDS: Subcommand[] = [];
+const SUBCOMMANDS: Subcommand[] = [statusCommand];
 
 function usageExit(err: unknown): number {
   if (err instanceof CommanderError) {
@@ -124,6 +128,20 @@ function program(): Command {
         .env('LOADER_LOG_LEVEL'),
     )
     .option('-q, --quiet', 'print nothing on success; failures still reach stderr')
+    .option('--json', 'print the JSON report on stdout (the summary goes to stderr)')
+    .option('--report <file>', 'write the JSON report to this file')
+    .option('--metrics-file <file>', 'write Prometheus metrics here (node_exporter textfile collector)')
+    .option(
+      '--progress-interval <s>',
+      'off a terminal: a progress line every s seconds, 0: none',
+      (v: string) => {
+        if (!/^\d+(\.\d+)?$/.test(v)) throw new InvalidArgumentError('--progress-interval takes seconds');
+        return Number(v);
+      },
+      30,
+    )
+    .option('--no-progress', 'no progress display')
+    .option('--no-color', 'no colours on the terminal (also NO_COLOR=1)')
     .addHelpText(
       'after',
       `
@@ -137,10 +155,57 @@ Cron example:
     );
 }
 
+/** Options that also come from the environment (flags win), e.g. in a container or a crontab's variables. */
+const OPTION_ENV: Record<string, string> = {
+  '--table': 'LOADER_TABLE',
+  '--mode': 'LOADER_MODE',
+  '--concurrency': 'LOADER_CONCURRENCY',
+  '--internal-concurrency': 'LOADER_INTERNAL_CONCURRENCY',
+  '--batch-size': 'LOADER_BATCH_SIZE',
+  '--max-retries': 'LOADER_MAX_RETRIES',
+  '--timezone': 'LOADER_TIMEZONE',
+  '--min-age': 'LOADER_MIN_AGE',
+  '--on-error': 'LOADER_ON_ERROR',
+  '--rejects-dir': 'LOADER_REJECTS_DIR',
+  '--max-rejects': 'LOADER_MAX_REJECTS',
+  '--connect-timeout': 'LOADER_CONNECT_TIMEOUT',
+  '--memory-limit': 'LOADER_MEMORY_LIMIT',
+  '--report': 'LOADER_REPORT',
+  '--metrics-file': 'LOADER_METRICS_FILE',
+  '--progress-interval': 'LOADER_PROGRESS_INTERVAL',
+};
+
+/** The environment variables of OPTION_ENV, and the help's operator notes (subcommands, cron). */
+function operatorHelp(cmd: Command): Command {
+  for (const opt of cmd.options) {
+    const name = opt.long && OPTION_ENV[opt.long];
+    if (!name) continue;
+    // commander listens for an option's variable only when the option is added with it: hand the value over to
+    // the option's own parser (same validation, flags still win: commander emits this only when no flag was given)
+    opt.env(name);
+    const events = cmd as unknown as EventEmitter;
+    events.on(`optionEnv:${opt.name()}`, (v: string) => events.emit(`option:${opt.name()}`, v));
+  }
+  return cmd.addHelpText(
+    'after',
+    `
+Colours: --no-color or NO_COLOR=1 turn them off; FORCE_COLOR=1 or FORCE_COLOR=0 decides over NO_COLOR.
+
+Commands:
+  loader status [--table T] [--since 24h] [--json]   recent loads from the audit table (see loader status --help)
+
+More cron examples (one line each):
+  # a JSON report per night, and metrics for node_exporter's textfile collector (alert on the last success's age)
+  15 2 * * *  loader --table public.events -q --report /var/log/loader/events.json --metrics-file /var/lib/node_exporter/loader_events.prom '/data/exports/*.csv'
+  # a daily report of the failed files
+  0 7 * * *   loader status --since 24h --status failed`,
+  );
+}
+
 export async function main(argv: string[]): Promise<number> {
   const sub = SUBCOMMANDS.find((s) => s.name === argv[0]);
   if (sub) return runSubcommand(sub, argv.slice(1));
-  const cmd = program();
+  const cmd = operatorHelp(program());
   cmd.exitOverride();
   cmd.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   try {
@@ -151,7 +216,27 @@ export async function main(argv: string[]): Promise<number> {
   const o = cmd.opts<Record<string, unknown>>();
   // -q keeps cron mail empty on success: only errors reach stderr unless --log-level says otherwise.
   const quietLevel = o.quiet && cmd.getOptionValueSource('logLevel') === 'default' ? 'error' : undefined;
-  const log = createLogger(quietLevel ?? String(o.logLevel ?? 'info'));
+  const color = colorEnabled(process.env, process.stderr.isTTY === true, o.color as boolean);
+  const showProgress = !o.quiet && o.progress && (process.stderr.isTTY || (o.progressInterval as number) > 0);
+  const view = showProgress
+    ? startProgress({
+        stream: process.stderr,
+        color,
+        intervalS: o.progressInterval as number,
+        log: () => log,
+      })
+    : undefined;
+  const log = createLogger(quietLevel ?? String(o.logLevel ?? 'info'), {
+    color,
+    destination: view?.destination,
+  });
+  const outputs = {
+    json: o.json === true,
+    report: o.report as string | undefined,
+    metricsFile: o.metricsFile as string | undefined,
+    tables: [o.table as string],
+  };
+  const started = Date.now();
   const secrets = secretsOf(o.dsn as string | undefined, process.env);
   const abort = new AbortController();
   let signals = 0;
@@ -199,21 +284,24 @@ export async function main(argv: string[]): Promise<number> {
         memoryLimit: o.memoryLimit as string,
         signal: abort.signal,
       },
-      { logger: log },
+      { logger: log, onProgress: view?.listener },
     );
+    view?.stop();
     const lines = summaryLines(result);
     const failed = result.exitCode !== 0;
-    if (!o.quiet || failed) process.stdout.write(lines.join('\n') + '\n');
-    if (abort.signal.aborted) return exitSignal;
-    return result.exitCode;
+    if (!o.quiet || failed) (o.json ? process.stderr : process.stdout).write(lines.join('\n') + '\n');
+    const code = abort.signal.aborted ? exitSignal : result.exitCode;
+    for (const p of await writeOutputs(outputs, [result], code)) process.stderr.write(`loader: ${p}\n`);
+    return code;
   } catch (err) {
+    view?.stop();
     const msg = redact(err instanceof Error ? err.message : String(err), secrets);
-    if (err instanceof LoaderError) {
-      process.stderr.write(`loader: ${msg} [${err.code}]\n`);
-      return err.code === 'USAGE' ? EXIT.usage : EXIT.setup;
-    }
-    process.stderr.write(`loader: ${msg}\n`);
-    return EXIT.setup;
+    const code = err instanceof LoaderError && err.code === 'USAGE' ? EXIT.usage : EXIT.setup;
+    process.stderr.write(`loader: ${msg}${err instanceof LoaderError ? ` [${err.code}]` : ''}\n`);
+    const error = { code: err instanceof LoaderError ? err.code : 'INTERNAL', message: msg };
+    for (const p of await writeOutputs(outputs, [], code, error, started))
+      process.stderr.write(`loader: ${p}\n`);
+    return code;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -18,6 +18,7 @@ import { copySql, mergeSql, stagingDdl, type FileColumn } from './merge.js';
 import type { ParquetPool } from './parquet/pool.js';
 import type { ParquetStats } from './parquet/source.js';
 import { batchSources, ensureUnchanged, prepare, SkipError } from './prepare.js';
+import { FileProgress, type ProgressListener } from './progress.js';
 import { withRetry } from './retry.js';
 import { Rejects, copyRejecting } from './reject.js';
 import { qualified } from './sql.js';
@@ -56,6 +57,8 @@ export interface RunContext {
   /** resolves when every earlier file (in sorted path order) has finished: merges commit in that order */
   mergeTurn(index: number): Promise<void>;
   claims: Claims;
+  /** progress events (src/progress.ts); undefined when nobody listens */
+  progress?: ProgressListener;
 }
 
 /** A file whose rows sit in staging, waiting for the run's replace transaction. */
@@ -165,6 +168,8 @@ export async function loadFile(
     }
     const sources = prep.sources ?? batchSources(path, prep);
     held = sources;
+    const progress =
+      ctx.progress && new FileProgress(ctx.progress, index, path, prep.scan.batches, res.bytes);
     const fileColumns = prep.columns.map((c) => c.stagingName);
     // reject-rows: CSV records PostgreSQL refuses are set aside; their order in staging maps merge errors back.
     const rejecting = config.onError === 'reject-rows' && !prep.sources;
@@ -223,6 +228,7 @@ export async function loadFile(
                   });
                 }
                 source.release?.();
+                progress?.done(source.batch);
               }
               res.rowsRejected = rejects.size;
               res.rowsRead = counted + res.rowsRejected;
@@ -275,6 +281,7 @@ export async function loadFile(
             });
         counts.set(source.batch.index, n);
         source.release?.();
+        progress?.done(source.batch);
       } catch (err) {
         throw await describeCopyError(err, source, {
           file: path,
