@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   applyEvent,
   byteShares,
@@ -9,7 +9,7 @@ import {
   renderProgress,
   type ProgressEvent,
 } from '../../src/progress.js';
-import { colorEnabled } from '../../src/progress-view.js';
+import { colorEnabled, startProgress } from '../../src/progress-view.js';
 import type { FileResult } from '../../src/file.js';
 import type { SubBatchRange } from '../../src/scan.js';
 
@@ -144,5 +144,44 @@ describe('colorEnabled', () => {
     expect(colorEnabled({ FORCE_COLOR: '0' }, true)).toBe(false);
     expect(colorEnabled({ FORCE_COLOR: '1', NO_COLOR: '1' }, false)).toBe(true);
     expect(colorEnabled({ FORCE_COLOR: '1' }, true, false)).toBe(false);
+  });
+});
+
+describe('startProgress on a terminal (the thin adapter)', () => {
+  it('redraws in place, clears itself around a log line, and erases the display when stopped', () => {
+    vi.useFakeTimers();
+    try {
+      let out = '';
+      const stream = { isTTY: true, columns: 100, write: (s: string) => ((out += s), true) };
+      const view = startProgress({
+        stream: stream as unknown as NodeJS.WriteStream,
+        color: false,
+        intervalS: 30,
+        log: () => {
+          throw new Error('no log lines on a terminal');
+        },
+        now: () => 1000,
+      });
+      vi.advanceTimersByTime(1000);
+      expect(out).toBe(''); // nothing before the run starts
+      view.listener({ type: 'run-started', runId: 'r', target: 't', mode: 'append', files: 1, bytes: 10 });
+      view.listener({ type: 'file-started', index: 0, path: 'a.csv', bytes: 10 });
+      vi.advanceTimersByTime(200);
+      expect(out).toMatch(/^ {2}a\.csv .*\n\[-+\] +0% .*\n$/);
+      out = '';
+      vi.advanceTimersByTime(200);
+      expect(out.startsWith('\x1b[2F\x1b[J')).toBe(true); // back up over the two lines drawn, then clear
+      out = '';
+      view.destination!.write('a log line\n');
+      expect(out.startsWith('\x1b[2F\x1b[Ja log line\n  a.csv')).toBe(true);
+      out = '';
+      view.stop();
+      expect(out).toBe('\x1b[2F\x1b[J');
+      out = '';
+      vi.advanceTimersByTime(1000);
+      expect(out).toBe('');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
