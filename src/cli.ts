@@ -291,7 +291,8 @@ export async function main(argv: string[]): Promise<number> {
     const failed = result.exitCode !== 0;
     if (!o.quiet || failed) (o.json ? process.stderr : process.stdout).write(lines.join('\n') + '\n');
     const code = abort.signal.aborted ? exitSignal : result.exitCode;
-    for (const p of await writeOutputs(outputs, [result], code)) process.stderr.write(`loader: ${p}\n`);
+    for (const p of await writeOutputs(outputs, [result], code, undefined, started))
+      process.stderr.write(`loader: ${p}\n`);
     return code;
   } catch (err) {
     view?.stop();
