@@ -234,7 +234,7 @@ export async function main(argv: string[]): Promise<number> {
     json: o.json === true,
     report: o.report as string | undefined,
     metricsFile: o.metricsFile as string | undefined,
-    tables: [o.table as string],
+    tables: typeof o.table === 'string' ? [o.table] : [],
   };
   const started = Date.now();
   const secrets = secretsOf(o.dsn as string | undefined, process.env);
@@ -248,7 +248,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`loader: ${sig} again, exiting now\n`);
       process.exit(exitSignal);
     }
-    process.stderr.write(`loader: ${sig}: rolling back files in flight (again to exit at once)\n`);
+    (view?.destination ?? process.stderr).write(
+      `loader: ${sig}: rolling back files in flight (again to exit at once)\n`,
+    );
     abort.abort(new LoaderError('CANCELLED', `interrupted by ${sig}`));
   };
   process.on('SIGINT', onSignal);
