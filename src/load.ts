@@ -158,16 +158,13 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
   });
   const results: FileResult[] = new Array(files.length);
   const progress = progressEmitter(hooks.onProgress, log);
-  const sizes = progress
-    ? await Promise.all(
-        files.map((f) =>
-          stat(f).then(
-            (st) => st.size,
-            () => 0,
-          ),
-        ),
-      )
-    : [];
+  // sizes on disk for the overall progress (only when someone listens): a file gone meanwhile counts 0 and fails later
+  const sizeOf = (f: string): Promise<number> =>
+    stat(f).then(
+      (st) => st.size,
+      () => 0,
+    );
+  const sizes = progress ? await Promise.all(files.map(sizeOf)) : [];
   progress?.({
     type: 'run-started',
     runId,
@@ -176,8 +173,10 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
     files: files.length,
     bytes: sizes.reduce((a, b) => a + b, 0),
   });
-  const finished = (i: number): void =>
-    progress?.({ type: 'file-finished', index: i, path: files[i]!, result: results[i]! });
+  const finished = (i: number): void => {
+    const result = results[i];
+    if (result) progress?.({ type: 'file-finished', index: i, path: files[i]!, result });
+  };
   const staged: StagedFile[] = [];
   // Merge order: file i merges after files 0..i-1 have finished, so the later file in path order wins a key.
   const done = files.map(() => {
