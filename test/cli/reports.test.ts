@@ -62,6 +62,9 @@ describe('--json and --report', () => {
     expect(out).toMatchObject({ version: 1, exitCode: 3, jobs: [], error: { code: 'TARGET' } });
     expect(out.error!.message).toContain('no_such');
     expect(r.stdout).not.toContain(new URL(db.dsn).password);
+    const u = await runCli(['--dsn', db.dsn, '--table', 'j', '--json', '--batch-size', '0', f], { env });
+    expect(u.code).toBe(2);
+    expect(JSON.parse(u.stdout)).toMatchObject({ exitCode: 2, jobs: [], error: { code: 'USAGE' } });
   });
 });
 
