@@ -6,10 +6,8 @@ import type { EventEmitter } from 'node:events';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { LoaderError } from './errors.js';
 import { load } from './load.js';
-import { createLogger } from './log.js';
 import { summaryLines } from './report.js';
-import { writeOutputs } from './outputs.js';
-import { colorEnabled, startProgress } from './progress-view.js';
+import { operatorOutput, writeOutputs } from './outputs.js';
 import { statusCommand } from './status.js';
 import { redact, secretsOf } from './config.js';
 import { VERSION } from './version.js';
@@ -216,26 +214,7 @@ export async function main(argv: string[]): Promise<number> {
   const o = cmd.opts<Record<string, unknown>>();
   // -q keeps cron mail empty on success: only errors reach stderr unless --log-level says otherwise.
   const quietLevel = o.quiet && cmd.getOptionValueSource('logLevel') === 'default' ? 'error' : undefined;
-  const color = colorEnabled(process.env, process.stderr.isTTY === true, o.color as boolean);
-  const showProgress = !o.quiet && o.progress && (process.stderr.isTTY || (o.progressInterval as number) > 0);
-  const view = showProgress
-    ? startProgress({
-        stream: process.stderr,
-        color,
-        intervalS: o.progressInterval as number,
-        log: () => log,
-      })
-    : undefined;
-  const log = createLogger(quietLevel ?? String(o.logLevel ?? 'info'), {
-    color,
-    destination: view?.destination,
-  });
-  const outputs = {
-    json: o.json === true,
-    report: o.report as string | undefined,
-    metricsFile: o.metricsFile as string | undefined,
-    tables: typeof o.table === 'string' ? [o.table] : [],
-  };
+  const { log, view, outputs } = operatorOutput(o, quietLevel ?? String(o.logLevel ?? 'info'));
   const started = Date.now();
   const secrets = secretsOf(o.dsn as string | undefined, process.env);
   const abort = new AbortController();
@@ -293,8 +272,7 @@ export async function main(argv: string[]): Promise<number> {
     const failed = result.exitCode !== 0;
     if (!o.quiet || failed) (o.json ? process.stderr : process.stdout).write(lines.join('\n') + '\n');
     const code = abort.signal.aborted ? exitSignal : result.exitCode;
-    for (const p of await writeOutputs(outputs, [result], code, undefined, started))
-      process.stderr.write(`loader: ${p}\n`);
+    await writeOutputs(outputs, [result], code, undefined, started);
     return code;
   } catch (err) {
     view?.stop();
@@ -302,8 +280,7 @@ export async function main(argv: string[]): Promise<number> {
     const code = err instanceof LoaderError && err.code === 'USAGE' ? EXIT.usage : EXIT.setup;
     process.stderr.write(`loader: ${msg}${err instanceof LoaderError ? ` [${err.code}]` : ''}\n`);
     const error = { code: err instanceof LoaderError ? err.code : 'INTERNAL', message: msg };
-    for (const p of await writeOutputs(outputs, [], code, error, started))
-      process.stderr.write(`loader: ${p}\n`);
+    await writeOutputs(outputs, [], code, error, started);
     return code;
   } finally {
     process.off('SIGINT', onSignal);
