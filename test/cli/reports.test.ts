@@ -218,6 +218,22 @@ describe('loader status', () => {
     expect(audit.length).toBeGreaterThan(0);
   });
 
+  it('leaves out, with a warning, a schema whose loader_audit the role may not read', async () => {
+    await db.query(`CREATE ROLE status_viewer LOGIN PASSWORD 'viewer-pw'`);
+    await db.query('GRANT SELECT ON public.loader_audit TO status_viewer');
+    const u = new URL(db.dsn);
+    u.username = 'status_viewer';
+    u.password = 'viewer-pw';
+    const r = await runCli(['status', '--dsn', u.toString(), '--since', '7d', '--json']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { rows: { target: string }[] };
+    expect(out.rows.length).toBeGreaterThan(0);
+    expect(out.rows.every((x) => x.target !== 'other.s')).toBe(true);
+    expect(r.stderr).toContain('schema other left out');
+    expect((await runCli(['status', '--dsn', u.toString(), '--table', 'other.s'])).code).toBe(3);
+    await db.query('REVOKE ALL ON public.loader_audit FROM status_viewer; DROP ROLE status_viewer');
+  });
+
   it('exits 2 on a bad --since and 3 without a connection, never printing the password', async () => {
     expect((await runCli(['status', '--dsn', db.dsn, '--since', '3x'])).code).toBe(2);
     const wrong = new URL(db.dsn);
