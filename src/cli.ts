@@ -5,8 +5,10 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { LoaderError } from './errors.js';
 import { load } from './load.js';
-import { createLogger } from './log.js';
 import { summaryLines } from './report.js';
+import { operatorHelp } from './cli-help.js';
+import { operatorOutput, writeOutputs } from './outputs.js';
+import { statusCommand } from './status.js';
 import { redact, secretsOf } from './config.js';
 import { VERSION } from './version.js';
 
@@ -26,7 +28,7 @@ export interface Subcommand {
   name: string;
   make(exit: (code: Promise<number>) => void): Command;
 }
-const SUBCOMMANDS: Subcommand[] = [];
+const SUBCOMMANDS: Subcommand[] = [statusCommand];
 
 function usageExit(err: unknown): number {
   if (err instanceof CommanderError) {
@@ -124,6 +126,20 @@ function program(): Command {
         .env('LOADER_LOG_LEVEL'),
     )
     .option('-q, --quiet', 'print nothing on success; failures still reach stderr')
+    .option('--json', 'print the JSON report on stdout (the summary goes to stderr)')
+    .option('--report <file>', 'write the JSON report to this file')
+    .option('--metrics-file <file>', 'write Prometheus metrics here (node_exporter textfile collector)')
+    .option(
+      '--progress-interval <s>',
+      'off a terminal: a progress line every s seconds, 0: none',
+      (v: string) => {
+        if (!/^\d+(\.\d+)?$/.test(v)) throw new InvalidArgumentError('--progress-interval takes seconds');
+        return Number(v);
+      },
+      30,
+    )
+    .option('--no-progress', 'no progress display')
+    .option('--no-color', 'no colours on the terminal (also NO_COLOR=1)')
     .addHelpText(
       'after',
       `
@@ -140,7 +156,7 @@ Cron example:
 export async function main(argv: string[]): Promise<number> {
   const sub = SUBCOMMANDS.find((s) => s.name === argv[0]);
   if (sub) return runSubcommand(sub, argv.slice(1));
-  const cmd = program();
+  const cmd = operatorHelp(program());
   cmd.exitOverride();
   cmd.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   try {
@@ -151,7 +167,8 @@ export async function main(argv: string[]): Promise<number> {
   const o = cmd.opts<Record<string, unknown>>();
   // -q keeps cron mail empty on success: only errors reach stderr unless --log-level says otherwise.
   const quietLevel = o.quiet && cmd.getOptionValueSource('logLevel') === 'default' ? 'error' : undefined;
-  const log = createLogger(quietLevel ?? String(o.logLevel ?? 'info'));
+  const { log, view, outputs } = operatorOutput(o, quietLevel ?? String(o.logLevel ?? 'info'));
+  const started = Date.now();
   const secrets = secretsOf(o.dsn as string | undefined, process.env);
   const abort = new AbortController();
   let signals = 0;
@@ -163,7 +180,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`loader: ${sig} again, exiting now\n`);
       process.exit(exitSignal);
     }
-    process.stderr.write(`loader: ${sig}: rolling back files in flight (again to exit at once)\n`);
+    (view?.destination ?? process.stderr).write(
+      `loader: ${sig}: rolling back files in flight (again to exit at once)\n`,
+    );
     abort.abort(new LoaderError('CANCELLED', `interrupted by ${sig}`));
   };
   process.on('SIGINT', onSignal);
@@ -199,21 +218,23 @@ export async function main(argv: string[]): Promise<number> {
         memoryLimit: o.memoryLimit as string,
         signal: abort.signal,
       },
-      { logger: log },
+      { logger: log, onProgress: view?.listener },
     );
+    view?.stop();
     const lines = summaryLines(result);
     const failed = result.exitCode !== 0;
-    if (!o.quiet || failed) process.stdout.write(lines.join('\n') + '\n');
-    if (abort.signal.aborted) return exitSignal;
-    return result.exitCode;
+    if (!o.quiet || failed) (o.json ? process.stderr : process.stdout).write(lines.join('\n') + '\n');
+    const code = abort.signal.aborted ? exitSignal : result.exitCode;
+    await writeOutputs(outputs, [result], code, undefined, started);
+    return code;
   } catch (err) {
+    view?.stop();
     const msg = redact(err instanceof Error ? err.message : String(err), secrets);
-    if (err instanceof LoaderError) {
-      process.stderr.write(`loader: ${msg} [${err.code}]\n`);
-      return err.code === 'USAGE' ? EXIT.usage : EXIT.setup;
-    }
-    process.stderr.write(`loader: ${msg}\n`);
-    return EXIT.setup;
+    const code = err instanceof LoaderError && err.code === 'USAGE' ? EXIT.usage : EXIT.setup;
+    process.stderr.write(`loader: ${msg}${err instanceof LoaderError ? ` [${err.code}]` : ''}\n`);
+    const error = { code: err instanceof LoaderError ? err.code : 'INTERNAL', message: msg };
+    await writeOutputs(outputs, [], code, error, started);
+    return code;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -18,6 +18,7 @@ import { copySql, mergeSql, stagingDdl, type FileColumn } from './merge.js';
 import type { ParquetPool } from './parquet/pool.js';
 import type { ParquetStats } from './parquet/source.js';
 import { batchSources, ensureUnchanged, prepare, SkipError, type Prepared } from './prepare.js';
+import { FileProgress, type ProgressListener } from './progress.js';
 import { withRetry } from './retry.js';
 import { Rejects, copyRejecting, csvRecords } from './reject.js';
 import { copyParquetRejecting, parquetLocator } from './parquet/reject.js';
@@ -57,6 +58,8 @@ export interface RunContext {
   /** resolves when every earlier file (in sorted path order) has finished: merges commit in that order */
   mergeTurn(index: number): Promise<void>;
   claims: Claims;
+  /** progress events (src/progress.ts); undefined when nobody listens */
+  progress?: ProgressListener;
 }
 
 /** A file whose rows sit in staging, waiting for the run's replace transaction. */
@@ -168,6 +171,8 @@ export async function loadFile(
     }
     const sources = prep.sources ?? batchSources(path, prep);
     held = sources;
+    const progress =
+      ctx.progress && new FileProgress(ctx.progress, index, path, prep.scan.batches, res.bytes);
     const fileColumns = prep.columns.map((c) => c.stagingName);
     // reject-rows: records (Parquet rows) PostgreSQL refuses are set aside; their order in staging maps merge
     // errors back.
@@ -233,6 +238,7 @@ export async function loadFile(
                   });
                 }
                 source.release?.();
+                progress?.done(source.batch);
               }
               res.rowsRejected = rejects.size;
               res.rowsRead = counted + res.rowsRejected;
@@ -285,6 +291,7 @@ export async function loadFile(
             });
         counts.set(source.batch.index, n);
         source.release?.();
+        progress?.done(source.batch);
       } catch (err) {
         throw await describeCopyError(err, source, {
           file: path,

@@ -2,6 +2,16 @@
 export { load, type LoadResult, type LoadHooks } from './load.js';
 export type { LoadOptions, Mode, FileType } from './config.js';
 export type { FileResult } from './file.js';
+export type { ProgressEvent, ProgressListener } from './progress.js';
+export {
+  buildReport,
+  REPORT_VERSION,
+  type Report,
+  type JobReport,
+  type FileReport,
+  type ReportTotals,
+} from './report.js';
+export { metricsText } from './metrics.js';
 export type { FileStatus } from './audit.js';
 export { LoaderError, type ErrorCode } from './errors.js';
 export { createLogger } from './log.js';

@@ -2,6 +2,7 @@
 // --concurrency at once (in sorted path order, so merges can commit in that order), and, for replace, swap the
 // table's contents in one transaction at the end. Returns a typed result; never throws on bad input.
 import { randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import { Piscina } from 'piscina';
@@ -23,6 +24,7 @@ import {
 } from './file.js';
 import { silentLogger, type Logger } from './log.js';
 import { ParquetPool } from './parquet/pool.js';
+import type { ProgressEvent, ProgressListener } from './progress.js';
 import { dropStaging } from './staging.js';
 import { mergeSql } from './merge.js';
 import { VERSION } from './version.js';
@@ -52,6 +54,24 @@ export interface LoadResult {
 
 export interface LoadHooks {
   logger?: Logger;
+  /** progress events, called on the main thread: run started, file started, one per sub-batch COPYed, file
+   * finished (see src/progress.ts). A listener that throws is logged and dropped, never fails the run. */
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+/** The listener guarded: the first throw disconnects it (the load goes on). */
+function progressEmitter(listener: ProgressListener | undefined, log: Logger): ProgressListener | undefined {
+  if (!listener) return undefined;
+  let on = true;
+  return (e) => {
+    if (!on) return;
+    try {
+      listener(e);
+    } catch (err) {
+      on = false;
+      log.warn({ err: (err as Error).message }, 'the progress listener threw: progress events stopped');
+    }
+  };
 }
 
 const workerUrl = new URL('../workers/plan.js', import.meta.url);
@@ -137,6 +157,26 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
     wasmMemoryMarkBytes: config.wasmMemoryMarkBytes,
   });
   const results: FileResult[] = new Array(files.length);
+  const progress = progressEmitter(hooks.onProgress, log);
+  // sizes on disk for the overall progress (only when someone listens): a file gone meanwhile counts 0 and fails later
+  const sizeOf = (f: string): Promise<number> =>
+    stat(f).then(
+      (st) => st.size,
+      () => 0,
+    );
+  const sizes = progress ? await Promise.all(files.map(sizeOf)) : [];
+  progress?.({
+    type: 'run-started',
+    runId,
+    target: target.sql,
+    mode: target.mode,
+    files: files.length,
+    bytes: sizes.reduce((a, b) => a + b, 0),
+  });
+  const finished = (i: number): void => {
+    const result = results[i];
+    if (result) progress?.({ type: 'file-finished', index: i, path: files[i]!, result });
+  };
   const staged: StagedFile[] = [];
   // Merge order: file i merges after files 0..i-1 have finished, so the later file in path order wins a key.
   const done = files.map(() => {
@@ -156,6 +196,7 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
     internalConcurrency: plan.internalConcurrency,
     signal,
     claims,
+    progress,
     mergeTurn: async (i) => {
       if (ordered) await Promise.all(done.slice(0, i).map((d) => d.p));
     },
@@ -171,16 +212,21 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
             results[i] = await cancelled(ctx, path);
             continue;
           }
+          progress?.({ type: 'file-started', index: i, path, bytes: sizes[i] ?? 0 });
           const out = await loadFile(ctx, path, i);
           results[i] = out.result;
           if (out.staged) staged.push(out.staged);
         } finally {
           done[i]!.resolve();
+          if (target.mode !== 'replace') finished(i); // replace: final once the run's transaction is done
         }
       }
     };
     await Promise.all(Array.from({ length: Math.min(plan.concurrency, files.length) }, lane));
-    if (target.mode === 'replace') await replaceAll(ctx, staged, results);
+    if (target.mode === 'replace') {
+      await replaceAll(ctx, staged, results);
+      files.forEach((_, i) => finished(i));
+    }
   } finally {
     await workers.destroy();
     await parquetWorkers.destroy();

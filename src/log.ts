@@ -2,16 +2,29 @@
 // hot path logs nothing per row. Secrets are never passed in: callers redact() what they log.
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
+import { colorEnabled } from './progress-view.js';
 
 export type { Logger };
 
-export function createLogger(level = process.env.LOADER_LOG_LEVEL ?? 'info'): Logger {
+export interface LoggerOptions {
+  /** colours in the terminal's pretty output (default: NO_COLOR / FORCE_COLOR / whether stderr is a terminal) */
+  color?: boolean;
+  /** where the pretty output goes on a terminal instead of fd 2 (the live progress display clears itself around
+   * each line) */
+  destination?: { write(line: string): unknown };
+}
+
+export function createLogger(level = process.env.LOADER_LOG_LEVEL ?? 'info', o: LoggerOptions = {}): Logger {
   const opts = { level, base: undefined, name: 'loader' };
   if (process.stderr.isTTY) {
-    return pino(
-      opts,
-      pretty({ destination: 2, sync: true, colorize: !process.env.NO_COLOR, ignore: 'name' }),
-    );
+    const colorize = o.color ?? colorEnabled(process.env, true);
+    const out = o.destination;
+    if (out) {
+      // formatted here, line by line and synchronously, so the display is erased and redrawn around each line
+      const format = pretty.prettyFactory({ colorize, ignore: 'name' });
+      return pino(opts, { write: (line: string) => out.write(format(line)) });
+    }
+    return pino(opts, pretty({ destination: 2, sync: true, colorize, ignore: 'name' }));
   }
   return pino(opts, pino.destination({ dest: 2, sync: true }));
 }
