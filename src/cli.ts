@@ -111,7 +111,11 @@ function program(): Command {
       'reject-rows: fail the file past this many rejected rows (default: no limit)',
     )
     .option('--direct', 'append: COPY straight into the table, one stream per file, no staging')
-    .option('--connect-timeout <s>', 'seconds to wait for a connection', int('--connect-timeout'), 30)
+    .option(
+      '--connect-timeout <s>',
+      "seconds to wait for a connection (default: the DSN's connect_timeout, else PGCONNECT_TIMEOUT, else 30)",
+      int('--connect-timeout'),
+    )
     .option(
       '--memory-limit <size>',
       'Parquet: row-group bytes (uncompressed) decoded and in flight at once, e.g. 512MB, 2GB',
@@ -130,7 +134,10 @@ function program(): Command {
 Exit codes: 0 all files loaded or skipped, 1 a file failed, 2 usage error, 3 the run could not start
 (connection, target table), 130/143 interrupted by SIGINT/SIGTERM.
 
-Connection: --dsn, else DATABASE_URL, else libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE.
+Connection: --dsn (a postgres:// URL or key=value words), else DATABASE_URL; what it leaves out comes from
+libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD (else ~/.pgpass or PGPASSFILE), PGDATABASE, PGAPPNAME, PGSSLMODE,
+PGSSLROOTCERT, PGCONNECT_TIMEOUT. sslmode as in libpq: disable, allow, prefer (default), require (encrypted, not
+verified), verify-ca, verify-full.
 
 Cron example:
   15 2 * * *  loader --dsn "$DSN" --table public.events '/data/exports/*.csv' -q`,
@@ -195,7 +202,7 @@ export async function main(argv: string[]): Promise<number> {
         onError: o.onError as 'abort-file' | 'reject-rows',
         rejectsDir: o.rejectsDir as string,
         maxRejects: o.maxRejects as string | undefined,
-        connectTimeoutMs: (o.connectTimeout as number) * 1000,
+        connectTimeoutMs: o.connectTimeout === undefined ? undefined : (o.connectTimeout as number) * 1000,
         memoryLimit: o.memoryLimit as string,
         signal: abort.signal,
       },

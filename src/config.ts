@@ -3,6 +3,7 @@
 import { hostname } from 'node:os';
 import { parseSize } from './budget.js';
 import { LoaderError } from './errors.js';
+import { resolveConnection, type Connection } from './connection.js';
 import { parseMaxRejects, type RejectLimit } from './reject.js';
 import { parseTableName, type TableName } from './sql.js';
 
@@ -55,7 +56,7 @@ export interface LoadOptions {
   rejectsDir?: string;
   /** reject-rows: fail the file past this many rejected rows, "N" or "N%" (default: no limit) */
   maxRejects?: string | number;
-  /** milliseconds to wait for a connection (default 30000) */
+  /** milliseconds to wait for a connection (default: the DSN's connect_timeout, else PGCONNECT_TIMEOUT, else 30 s) */
   connectTimeoutMs?: number;
   /** bytes of Parquet row groups (uncompressed, from the footer) decoded and in flight at once, over the whole run:
    * a number of bytes or a size such as "512MB", "2GB" (default 1GB). A row group larger than this loads alone. */
@@ -67,10 +68,8 @@ export interface LoadOptions {
 }
 
 export interface Config {
-  readonly connection: {
-    readonly connectionString?: string;
-    readonly source: 'option' | 'DATABASE_URL' | 'PG*';
-  };
+  /** host, port, user, database, sslmode, ... resolved as libpq does (src/connection.ts) */
+  readonly connection: Connection;
   readonly target: TableName;
   readonly tableText: string;
   readonly patterns: readonly string[];
@@ -174,10 +173,15 @@ export function resolveConfig(
   env: NodeJS.ProcessEnv = process.env,
   version = '0.0.0',
 ): Config {
-  let connection: Config['connection'];
-  if (opts.dsn) connection = { connectionString: opts.dsn, source: 'option' };
-  else if (env.DATABASE_URL) connection = { connectionString: env.DATABASE_URL, source: 'DATABASE_URL' };
-  else connection = { source: 'PG*' };
+  const source = opts.dsn ? 'option' : env.DATABASE_URL ? 'DATABASE_URL' : 'PG*';
+  const connection = resolveConnection(
+    opts.dsn || env.DATABASE_URL || undefined,
+    source,
+    env,
+    opts.connectTimeoutMs === undefined
+      ? undefined
+      : positiveInt('--connect-timeout', opts.connectTimeoutMs, 30_000, 3_600_000),
+  );
 
   if (!opts.table) throw usage('--table is required');
   let target: TableName;
@@ -247,7 +251,7 @@ export function resolveConfig(
     onError,
     rejectsDir: opts.rejectsDir ?? 'rejects',
     maxRejects,
-    connectTimeoutMs: positiveInt('--connect-timeout', opts.connectTimeoutMs, 30_000, 3_600_000),
+    connectTimeoutMs: connection.connectTimeoutMs,
     memoryLimitBytes: byteSize('--memory-limit', opts.memoryLimit, 2 ** 30),
     wasmMemoryMarkBytes:
       opts.wasmMemoryMarkBytes === undefined
@@ -255,7 +259,9 @@ export function resolveConfig(
         : byteSize('wasmMemoryMarkBytes', opts.wasmMemoryMarkBytes, 0),
     host: hostname(),
     version,
-    secrets: secretsOf(connection.connectionString, env),
+    secrets: [...new Set([...secretsOf(connection.connectionString, env), connection.password ?? ''])].filter(
+      (x) => x.length > 0,
+    ),
   };
   return Object.freeze(config);
 }

@@ -3,12 +3,13 @@
 // table's contents in one transaction at the end. Returns a typed result; never throws on bad input.
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import pg from 'pg';
+import type pg from 'pg';
 import { Piscina } from 'piscina';
 import { ensureAuditTable, insertAudit } from './audit.js';
 import { readTarget, type Target } from './catalog.js';
 import { Claims, runKey } from './claim.js';
 import { redact, resolveConfig, type LoadOptions } from './config.js';
+import { connectFirst } from './connection.js';
 import { availableConnections, createPool, inTransaction, planPool, withClient } from './db.js';
 import { discover } from './discover.js';
 import { LoaderError } from './errors.js';
@@ -58,7 +59,7 @@ const workerUrl = new URL('../workers/plan.js', import.meta.url);
 const parquetWorkerUrl = new URL('../workers/parquet.js', import.meta.url);
 
 export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise<LoadResult> {
-  const config = resolveConfig(options, process.env, VERSION);
+  let config = resolveConfig(options, process.env, VERSION);
   const log = hooks.logger ?? silentLogger;
   const started = Date.now();
   const runId = randomUUID();
@@ -73,14 +74,13 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
 
   let target: Target;
   let plan;
-  const setup = new pg.Client({
-    ...(config.connection.connectionString ? { connectionString: config.connection.connectionString } : {}),
-    connectionTimeoutMillis: config.connectTimeoutMs,
-    application_name: 'loader',
-  });
-  setup.on('error', () => {});
+  if (config.connection.warning) log.warn(config.connection.warning);
+  let setup: pg.Client | undefined;
   try {
-    await setup.connect();
+    // The first session settles TLS for sslmode prefer/allow; every later connection of the run does the same.
+    const first = await connectFirst(config.connection);
+    setup = first.client;
+    config = Object.freeze({ ...config, connection: first.connection });
     target = await readTarget(setup, config);
     const { available, detail } = await availableConnections(setup);
     // One connection of the budget is the run's claim session (advisory locks), outside the pool.
@@ -99,7 +99,7 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
         : new LoaderError('CONNECTION', (err as Error).message, {}, { cause: err });
     throw new LoaderError(e.code, redact(e.message, config.secrets), e.context, { cause: err });
   } finally {
-    await setup.end().catch(() => {});
+    await setup?.end().catch(() => {});
   }
   log.info(
     {
