@@ -111,6 +111,9 @@ function program(): Command {
       'reject-rows: fail the file past this many rejected rows (default: no limit)',
     )
     .option('--direct', 'append: COPY straight into the table, one stream per file, no staging')
+    .option('--analyze', 'ANALYZE the table after the run when rows landed')
+    .option('--archive-dir <dir>', 'move each loaded (or already loaded) file here after the run')
+    .option('--error-dir <dir>', 'move each failed file here after the run')
     .option(
       '--connect-timeout <s>',
       "seconds to wait for a connection (default: the DSN's connect_timeout, else PGCONNECT_TIMEOUT, else 30)",
@@ -204,6 +207,9 @@ export async function main(argv: string[]): Promise<number> {
         maxRejects: o.maxRejects as string | undefined,
         connectTimeoutMs: o.connectTimeout === undefined ? undefined : (o.connectTimeout as number) * 1000,
         memoryLimit: o.memoryLimit as string,
+        analyze: o.analyze === true,
+        archiveDir: o.archiveDir as string | undefined,
+        errorDir: o.errorDir as string | undefined,
         signal: abort.signal,
       },
       { logger: log },

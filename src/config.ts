@@ -64,6 +64,12 @@ export interface LoadOptions {
   /** a Parquet worker thread whose wasm memory (which never shrinks) passed this many bytes is replaced after its
    * task (default: --memory-limit divided by the Parquet threads, at least 64 MiB) */
   wasmMemoryMarkBytes?: number;
+  /** ANALYZE the target after the run when rows landed */
+  analyze?: boolean;
+  /** move each loaded (or already-loaded) file here, keeping its place below the pattern's fixed part */
+  archiveDir?: string;
+  /** move each failed file here */
+  errorDir?: string;
   signal?: AbortSignal;
 }
 
@@ -98,6 +104,9 @@ export interface Config {
   readonly memoryLimitBytes: number;
   /** undefined: derived from memoryLimitBytes and the thread count when the pool is made */
   readonly wasmMemoryMarkBytes: number | undefined;
+  readonly analyze: boolean;
+  readonly archiveDir: string | undefined;
+  readonly errorDir: string | undefined;
   readonly host: string;
   readonly version: string;
   /** strings that must never be printed (passwords) */
@@ -257,6 +266,9 @@ export function resolveConfig(
       opts.wasmMemoryMarkBytes === undefined
         ? undefined
         : byteSize('wasmMemoryMarkBytes', opts.wasmMemoryMarkBytes, 0),
+    analyze: opts.analyze ?? false,
+    archiveDir: opts.archiveDir || undefined,
+    errorDir: opts.errorDir || undefined,
     host: hostname(),
     version,
     secrets: [...new Set([...secretsOf(connection.connectionString, env), connection.password ?? ''])].filter(

@@ -40,6 +40,9 @@ export interface FileResult {
   error?: { code: string; message: string; line?: number; column?: string };
   /** Parquet files: COPY encoding, row groups, decodes in flight at once */
   parquet?: ParquetStats;
+  /** --archive-dir / --error-dir: where the file was moved, or why it could not be */
+  movedTo?: string;
+  moveError?: string;
 }
 
 export interface RunContext {

@@ -24,6 +24,7 @@ import {
 } from './file.js';
 import { silentLogger, type Logger } from './log.js';
 import { ParquetPool } from './parquet/pool.js';
+import { analyzeTarget, moveFiles } from './settle.js';
 import { dropStaging } from './staging.js';
 import { mergeSql } from './merge.js';
 import { VERSION } from './version.js';
@@ -181,12 +182,18 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
     };
     await Promise.all(Array.from({ length: Math.min(plan.concurrency, files.length) }, lane));
     if (target.mode === 'replace') await replaceAll(ctx, staged, results);
+    if (config.analyze && !signal.aborted) {
+      await analyzeTarget(pool, target.sql, results, log).catch((e: Error) =>
+        log.error(`ANALYZE ${target.sql} failed: ${redact(e.message, config.secrets)}`),
+      );
+    }
   } finally {
     await workers.destroy();
     await parquetWorkers.destroy();
     await pool.end();
     await claims.close();
   }
+  await moveFiles(config, results, log);
   return summarize(runId, target.sql, target.mode, results, unmatched, started, signal.aborted);
 }
 
