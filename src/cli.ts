@@ -7,6 +7,7 @@ import { LoaderError } from './errors.js';
 import { load } from './load.js';
 import { createLogger } from './log.js';
 import { summaryLines } from './report.js';
+import { planLines } from './dryrun.js';
 import { redact, secretsOf } from './config.js';
 import { VERSION } from './version.js';
 
@@ -111,6 +112,7 @@ function program(): Command {
       'reject-rows: fail the file past this many rejected rows (default: no limit)',
     )
     .option('--direct', 'append: COPY straight into the table, one stream per file, no staging')
+    .option('--dry-run', 'show what would be done (formats, dialects, columns, skips); write nothing')
     .option('--analyze', 'ANALYZE the table after the run when rows landed')
     .option('--archive-dir <dir>', 'move each loaded (or already loaded) file here after the run')
     .option('--error-dir <dir>', 'move each failed file here after the run')
@@ -207,6 +209,7 @@ export async function main(argv: string[]): Promise<number> {
         maxRejects: o.maxRejects as string | undefined,
         connectTimeoutMs: o.connectTimeout === undefined ? undefined : (o.connectTimeout as number) * 1000,
         memoryLimit: o.memoryLimit as string,
+        dryRun: o.dryRun === true,
         analyze: o.analyze === true,
         archiveDir: o.archiveDir as string | undefined,
         errorDir: o.errorDir as string | undefined,
@@ -214,7 +217,7 @@ export async function main(argv: string[]): Promise<number> {
       },
       { logger: log },
     );
-    const lines = summaryLines(result);
+    const lines = result.plan ? planLines(result.plan) : summaryLines(result);
     const failed = result.exitCode !== 0;
     if (!o.quiet || failed) process.stdout.write(lines.join('\n') + '\n');
     if (abort.signal.aborted) return exitSignal;

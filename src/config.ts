@@ -64,6 +64,10 @@ export interface LoadOptions {
   /** a Parquet worker thread whose wasm memory (which never shrinks) passed this many bytes is replaced after its
    * task (default: --memory-limit divided by the Parquet threads, at least 64 MiB) */
   wasmMemoryMarkBytes?: number;
+  /** plan only: detect, map and check every file, write nothing (LoadResult.plan says what a run would do) */
+  dryRun?: boolean;
+  /** create a missing target from the first file's columns (Parquet schema or CSV type inference) */
+  createTable?: boolean;
   /** ANALYZE the target after the run when rows landed */
   analyze?: boolean;
   /** move each loaded (or already-loaded) file here, keeping its place below the pattern's fixed part */
@@ -104,6 +108,8 @@ export interface Config {
   readonly memoryLimitBytes: number;
   /** undefined: derived from memoryLimitBytes and the thread count when the pool is made */
   readonly wasmMemoryMarkBytes: number | undefined;
+  readonly dryRun: boolean;
+  readonly createTable: boolean;
   readonly analyze: boolean;
   readonly archiveDir: string | undefined;
   readonly errorDir: string | undefined;
@@ -266,6 +272,8 @@ export function resolveConfig(
       opts.wasmMemoryMarkBytes === undefined
         ? undefined
         : byteSize('wasmMemoryMarkBytes', opts.wasmMemoryMarkBytes, 0),
+    dryRun: opts.dryRun ?? false,
+    createTable: opts.createTable ?? false,
     analyze: opts.analyze ?? false,
     archiveDir: opts.archiveDir || undefined,
     errorDir: opts.errorDir || undefined,

@@ -8,9 +8,17 @@ import { Piscina } from 'piscina';
 import { ensureAuditTable, insertAudit } from './audit.js';
 import { readTarget, type Target } from './catalog.js';
 import { Claims, runKey } from './claim.js';
-import { redact, resolveConfig, type LoadOptions } from './config.js';
+import { redact, resolveConfig, type Config, type LoadOptions } from './config.js';
 import { connectFirst } from './connection.js';
-import { availableConnections, createPool, inTransaction, planPool, withClient } from './db.js';
+import {
+  availableConnections,
+  createPool,
+  inTransaction,
+  planPool,
+  withClient,
+  type PoolPlan,
+} from './db.js';
+import { dryRun, type RunPlan } from './dryrun.js';
 import { discover } from './discover.js';
 import { LoaderError } from './errors.js';
 import {
@@ -50,6 +58,8 @@ export interface LoadResult {
   exitCode: number;
   /** patterns that matched no file */
   unmatched: string[];
+  /** --dry-run: what the run would do (files is then empty: nothing was done) */
+  plan?: RunPlan;
 }
 
 export interface LoadHooks {
@@ -75,6 +85,7 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
 
   let target: Target;
   let plan;
+  let available = Number.POSITIVE_INFINITY;
   if (config.connection.warning) log.warn(config.connection.warning);
   let setup: pg.Client | undefined;
   try {
@@ -83,7 +94,9 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
     setup = first.client;
     config = Object.freeze({ ...config, connection: first.connection });
     target = await readTarget(setup, config);
-    const { available, detail } = await availableConnections(setup);
+    const free = await availableConnections(setup);
+    const detail = free.detail;
+    available = free.available;
     // One connection of the budget is the run's claim session (advisory locks), outside the pool.
     plan = planPool(config.concurrency, config.internalConcurrency, available - 1);
     if (plan.concurrency !== config.concurrency || plan.internalConcurrency !== config.internalConcurrency) {
@@ -92,7 +105,7 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
         `the server allows ${available} more connections: concurrency lowered to ${plan.concurrency} x ${plan.internalConcurrency}`,
       );
     }
-    await ensureAuditTable(setup, target.schema);
+    if (!config.dryRun) await ensureAuditTable(setup, target.schema);
   } catch (err) {
     const e =
       err instanceof LoaderError
@@ -114,6 +127,23 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
     'run starting',
   );
 
+  if (config.dryRun) {
+    const runPlan = await dryRun(
+      { config, target, internalConcurrency: plan.internalConcurrency },
+      files,
+      signal,
+      {
+        pool: { ...plan, available },
+        start: () => startWorkers(config, plan),
+      },
+    );
+    const r = summarize(runId, target.sql, target.mode, [], unmatched, started, signal.aborted);
+    return {
+      ...r,
+      plan: runPlan,
+      exitCode: r.exitCode || (runPlan.files.some((f) => f.action === 'fail') ? 1 : 0),
+    };
+  }
   const claims = await Claims.open(config, runKey(runId)).catch((err: Error) => {
     throw new LoaderError('CONNECTION', redact(err.message, config.secrets), {}, { cause: err });
   });
@@ -121,22 +151,7 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
   if (dropped > 0) log.info({ dropped }, `dropped ${dropped} staging tables left by crashed runs`);
   const pool = createPool(config, plan.poolSize);
   pool.on('error', (err) => log.warn({ err: redact(err.message, config.secrets) }, 'idle connection failed'));
-  const workers = new Piscina({
-    filename: workerUrl.href,
-    maxThreads: Math.max(1, Math.min(availableParallelism(), plan.concurrency)),
-    minThreads: 1,
-    idleTimeout: 5_000,
-  });
-  // Parquet row groups decode on their own pool, one thread per core at most: decoding is CPU-bound, and each
-  // extra thread costs start-up (0.5-1 s of modules and wasm on a busy 2-core machine), a cold JIT and a wasm heap
-  // that never shrinks (measured: 4 threads on 2 cores made a 98k-row file about 2x slower than 2). The
-  // --internal-concurrency sub-batches of a file still COPY at once. No thread starts before a file needs one.
-  const parquetWorkers = new ParquetPool({
-    filename: parquetWorkerUrl.href,
-    maxThreads: Math.max(1, Math.min(availableParallelism(), plan.concurrency * plan.internalConcurrency)),
-    memoryLimitBytes: config.memoryLimitBytes,
-    wasmMemoryMarkBytes: config.wasmMemoryMarkBytes,
-  });
+  const { workers, parquetWorkers } = startWorkers(config, plan);
   const results: FileResult[] = new Array(files.length);
   const staged: StagedFile[] = [];
   // Merge order: file i merges after files 0..i-1 have finished, so the later file in path order wins a key.
@@ -195,6 +210,27 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
   }
   await moveFiles(config, results, log);
   return summarize(runId, target.sql, target.mode, results, unmatched, started, signal.aborted);
+}
+
+/** The worker pools: CSV planning (hash + record scan) and Parquet decoding. */
+function startWorkers(config: Config, plan: PoolPlan): { workers: Piscina; parquetWorkers: ParquetPool } {
+  const workers = new Piscina({
+    filename: workerUrl.href,
+    maxThreads: Math.max(1, Math.min(availableParallelism(), plan.concurrency)),
+    minThreads: 1,
+    idleTimeout: 5_000,
+  });
+  // Parquet row groups decode on their own pool, one thread per core at most: decoding is CPU-bound, and each
+  // extra thread costs start-up (0.5-1 s of modules and wasm on a busy 2-core machine), a cold JIT and a wasm heap
+  // that never shrinks (measured: 4 threads on 2 cores made a 98k-row file about 2x slower than 2). The
+  // --internal-concurrency sub-batches of a file still COPY at once. No thread starts before a file needs one.
+  const parquetWorkers = new ParquetPool({
+    filename: parquetWorkerUrl.href,
+    maxThreads: Math.max(1, Math.min(availableParallelism(), plan.concurrency * plan.internalConcurrency)),
+    memoryLimitBytes: config.memoryLimitBytes,
+    wasmMemoryMarkBytes: config.wasmMemoryMarkBytes,
+  });
+  return { workers, parquetWorkers };
 }
 
 async function cancelled(ctx: RunContext, path: string): Promise<FileResult> {
