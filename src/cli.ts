@@ -112,6 +112,10 @@ function program(): Command {
       'reject-rows: fail the file past this many rejected rows (default: no limit)',
     )
     .option('--direct', 'append: COPY straight into the table, one stream per file, no staging')
+    .option(
+      '--create-table',
+      'create a missing table from the first file (Parquet schema, CSV types inferred)',
+    )
     .option('--dry-run', 'show what would be done (formats, dialects, columns, skips); write nothing')
     .option('--analyze', 'ANALYZE the table after the run when rows landed')
     .option('--archive-dir <dir>', 'move each loaded (or already loaded) file here after the run')
@@ -210,6 +214,7 @@ export async function main(argv: string[]): Promise<number> {
         connectTimeoutMs: o.connectTimeout === undefined ? undefined : (o.connectTimeout as number) * 1000,
         memoryLimit: o.memoryLimit as string,
         dryRun: o.dryRun === true,
+        createTable: o.createTable === true,
         analyze: o.analyze === true,
         archiveDir: o.archiveDir as string | undefined,
         errorDir: o.errorDir as string | undefined,

@@ -10,6 +10,7 @@ import { readTarget, type Target } from './catalog.js';
 import { Claims, runKey } from './claim.js';
 import { redact, resolveConfig, type Config, type LoadOptions } from './config.js';
 import { connectFirst } from './connection.js';
+import { ensureTarget, type Created } from './createtable.js';
 import {
   availableConnections,
   createPool,
@@ -86,6 +87,7 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
   let target: Target;
   let plan;
   let available = Number.POSITIVE_INFINITY;
+  let created: Created | undefined;
   if (config.connection.warning) log.warn(config.connection.warning);
   let setup: pg.Client | undefined;
   try {
@@ -93,7 +95,9 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
     const first = await connectFirst(config.connection);
     setup = first.client;
     config = Object.freeze({ ...config, connection: first.connection });
-    target = await readTarget(setup, config);
+    created = config.createTable ? await ensureTarget(setup, config, files[0]!) : undefined;
+    if (created && !config.dryRun) log.info({ sql: created.sql }, `created ${config.tableText}`);
+    target = created?.planned ?? (await readTarget(setup, config));
     const free = await availableConnections(setup);
     const detail = free.detail;
     available = free.available;
@@ -134,6 +138,7 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
       signal,
       {
         pool: { ...plan, available },
+        ...(created ? { createTable: created.sql } : {}),
         start: () => startWorkers(config, plan),
       },
     );
