@@ -4,11 +4,12 @@
 // not start), 130/143 (interrupted).
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { LoaderError } from './errors.js';
-import { load } from './load.js';
+import { readJobsFile, resolveJobs, worstExit, type Job } from './jobs.js';
+import { load, type LoadResult } from './load.js';
 import { createLogger } from './log.js';
 import { summaryLines } from './report.js';
 import { planLines } from './dryrun.js';
-import { redact, secretsOf } from './config.js';
+import { redact, secretsOf, type LoadOptions } from './config.js';
 import { VERSION } from './version.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, setup: 3, sigint: 130, sigterm: 143 } as const;
@@ -62,9 +63,10 @@ function program(): Command {
       'Load CSV (plain or gzip) and Parquet files into a PostgreSQL table, exactly once per file, with an audit row each.',
     )
     .version(VERSION, '-V, --version')
-    .argument('<files...>', 'files and glob patterns (quoted patterns are expanded too)')
+    .argument('[files...]', 'files and glob patterns (quoted patterns are expanded too); none with --config')
     .addOption(new Option('--dsn <url>', 'postgres://user:pass@host:port/db').env('DATABASE_URL'))
-    .requiredOption('-t, --table <[schema.]table>', 'the target table')
+    .option('-t, --table <[schema.]table>', 'the target table')
+    .option('--config <file>', 'a JSON file of jobs (files, table, options each) run one after another')
     .option(
       '--mode <mode>',
       'upsert | append | insert-only | replace (default: upsert with a key, else append)',
@@ -149,8 +151,66 @@ PGSSLROOTCERT, PGCONNECT_TIMEOUT. sslmode as in libpq: disable, allow, prefer (d
 verified), verify-ca, verify-full.
 
 Cron example:
-  15 2 * * *  loader --dsn "$DSN" --table public.events '/data/exports/*.csv' -q`,
+  15 2 * * *  loader --dsn "$DSN" --table public.events '/data/exports/*.csv' -q
+Several tables in one run: loader --config loader.json (jobs of files, table and options; flags given here win)`,
     );
+}
+
+/** The load options of one run (or one --config job) from option values as commander converts them. */
+function loadOptions(o: Record<string, unknown>, files: string[]): LoadOptions {
+  return {
+    dsn: o.dsn as string | undefined,
+    table: o.table as string,
+    files,
+    concurrency: o.concurrency as number,
+    internalConcurrency: o.disableInternalParallelism ? 1 : (o.internalConcurrency as number),
+    batchSize: o.batchSize as number,
+    fileType: (o.fileType as 'csv' | 'parquet' | undefined) ?? 'auto',
+    maxRetries: o.maxRetries as number,
+    mode: o.mode as never,
+    key: typeof o.key === 'string' ? o.key.split(',') : undefined,
+    ignoreExtraColumns: o.ignoreExtraColumns === true,
+    delimiter: o.delimiter as string | undefined,
+    quote: o.quote as string | undefined,
+    escape: o.escape as string | undefined,
+    null: o.null as string | undefined,
+    header: o.header as boolean | undefined,
+    encoding: o.encoding as string,
+    timezone: o.timezone as string,
+    force: o.force === true,
+    direct: o.direct === true,
+    minAgeSeconds: o.minAge as number,
+    onError: o.onError as 'abort-file' | 'reject-rows',
+    rejectsDir: o.rejectsDir as string,
+    maxRejects: o.maxRejects as string | undefined,
+    connectTimeoutMs: o.connectTimeout === undefined ? undefined : (o.connectTimeout as number) * 1000,
+    memoryLimit: o.memoryLimit as string,
+    dryRun: o.dryRun === true,
+    createTable: o.createTable === true,
+    analyze: o.analyze === true,
+    archiveDir: o.archiveDir as string | undefined,
+    errorDir: o.errorDir as string | undefined,
+  };
+}
+
+/** The runs to make: the command line's one, or the jobs of --config FILE (flags given on the command line win
+ * over the file). */
+async function jobsOf(cmd: Command, o: Record<string, unknown>): Promise<Job[]> {
+  if (typeof o.config !== 'string') {
+    if (typeof o.table !== 'string')
+      cmd.error("error: required option '-t, --table <[schema.]table>' not specified");
+    if (cmd.args.length === 0) cmd.error("error: missing required argument 'files'");
+    return [{ name: o.table as string, values: o, files: cmd.args }];
+  }
+  if (o.table !== undefined || cmd.args.length > 0) {
+    cmd.error('error: --config names the files and tables in its jobs: give no files and no --table with it');
+  }
+  const explicit: Record<string, unknown> = {};
+  const fallback: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) {
+    if (k !== 'config') (cmd.getOptionValueSource(k) === 'cli' ? explicit : fallback)[k] = v;
+  }
+  return resolveJobs(o.config, await readJobsFile(o.config), cmd.options, explicit, fallback);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -168,7 +228,15 @@ export async function main(argv: string[]): Promise<number> {
   // -q keeps cron mail empty on success: only errors reach stderr unless --log-level says otherwise.
   const quietLevel = o.quiet && cmd.getOptionValueSource('logLevel') === 'default' ? 'error' : undefined;
   const log = createLogger(quietLevel ?? String(o.logLevel ?? 'info'));
-  const secrets = secretsOf(o.dsn as string | undefined, process.env);
+  let jobs: Job[];
+  try {
+    jobs = await jobsOf(cmd, o);
+  } catch (err) {
+    if (!(err instanceof LoaderError)) return usageExit(err);
+    process.stderr.write(`loader: ${err.message} [${err.code}]\n`);
+    return EXIT.usage;
+  }
+  const configured = typeof o.config === 'string';
   const abort = new AbortController();
   let signals = 0;
   let exitSignal: number = EXIT.sigint;
@@ -184,57 +252,41 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  try {
-    const result = await load(
-      {
-        dsn: o.dsn as string | undefined,
-        table: o.table as string,
-        files: cmd.args,
-        concurrency: o.concurrency as number,
-        internalConcurrency: o.disableInternalParallelism ? 1 : (o.internalConcurrency as number),
-        batchSize: o.batchSize as number,
-        fileType: (o.fileType as 'csv' | 'parquet' | undefined) ?? 'auto',
-        maxRetries: o.maxRetries as number,
-        mode: o.mode as never,
-        key: typeof o.key === 'string' ? o.key.split(',') : undefined,
-        ignoreExtraColumns: o.ignoreExtraColumns === true,
-        delimiter: o.delimiter as string | undefined,
-        quote: o.quote as string | undefined,
-        escape: o.escape as string | undefined,
-        null: o.null as string | undefined,
-        header: o.header as boolean | undefined,
-        encoding: o.encoding as string,
-        timezone: o.timezone as string,
-        force: o.force === true,
-        direct: o.direct === true,
-        minAgeSeconds: o.minAge as number,
-        onError: o.onError as 'abort-file' | 'reject-rows',
-        rejectsDir: o.rejectsDir as string,
-        maxRejects: o.maxRejects as string | undefined,
-        connectTimeoutMs: o.connectTimeout === undefined ? undefined : (o.connectTimeout as number) * 1000,
-        memoryLimit: o.memoryLimit as string,
-        dryRun: o.dryRun === true,
-        createTable: o.createTable === true,
-        analyze: o.analyze === true,
-        archiveDir: o.archiveDir as string | undefined,
-        errorDir: o.errorDir as string | undefined,
-        signal: abort.signal,
-      },
-      { logger: log },
-    );
-    const lines = result.plan ? planLines(result.plan) : summaryLines(result);
-    const failed = result.exitCode !== 0;
-    if (!o.quiet || failed) process.stdout.write(lines.join('\n') + '\n');
-    if (abort.signal.aborted) return exitSignal;
-    return result.exitCode;
-  } catch (err) {
-    const msg = redact(err instanceof Error ? err.message : String(err), secrets);
-    if (err instanceof LoaderError) {
-      process.stderr.write(`loader: ${msg} [${err.code}]\n`);
-      return err.code === 'USAGE' ? EXIT.usage : EXIT.setup;
+  // One LoadResult per job (one for a plain run), in order: the run's report is made from this list.
+  const results: LoadResult[] = [];
+  const codes: number[] = [];
+  const runJob = async (job: Job): Promise<number> => {
+    const secrets = secretsOf(job.values.dsn as string | undefined, process.env);
+    const prefix = configured ? `loader: job ${job.name}: ` : 'loader: ';
+    try {
+      const result = await load(
+        { ...loadOptions(job.values, job.files), signal: abort.signal },
+        { logger: log },
+      );
+      results.push(result);
+      const lines = result.plan ? planLines(result.plan) : summaryLines(result);
+      if (configured) lines[0] = lines[0]!.replace(/^loader: /, prefix);
+      const failed = result.exitCode !== 0;
+      if (!o.quiet || failed) process.stdout.write(lines.join('\n') + '\n');
+      return result.exitCode;
+    } catch (err) {
+      const msg = redact(err instanceof Error ? err.message : String(err), secrets);
+      if (err instanceof LoaderError) {
+        process.stderr.write(`${prefix}${msg} [${err.code}]\n`);
+        return err.code === 'USAGE' ? EXIT.usage : EXIT.setup;
+      }
+      process.stderr.write(`${prefix}${msg}\n`);
+      return EXIT.setup;
     }
-    process.stderr.write(`loader: ${msg}\n`);
-    return EXIT.setup;
+  };
+  try {
+    // Jobs run one after another; a job that cannot start does not stop the next.
+    for (const job of jobs) {
+      if (abort.signal.aborted) break;
+      codes.push(await runJob(job));
+    }
+    if (abort.signal.aborted) return exitSignal;
+    return worstExit(codes);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
