@@ -39,7 +39,6 @@ export interface Connection {
 
 const KEYS = new Set([
   'host',
-  'hostaddr',
   'port',
   'dbname',
   'user',
@@ -50,7 +49,6 @@ const KEYS = new Set([
   'sslmode',
   'sslrootcert',
   'options',
-  'client_encoding',
 ]);
 
 function bad(message: string): LoaderError {
@@ -137,7 +135,7 @@ export function resolveConnection(
   if (!/^\d+$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535)
     throw bad(`port ${JSON.stringify(portText)} is not a port number`);
   const port = Number(portText);
-  const host = p.get('hostaddr') || get('host', 'PGHOST') || defaultHost(port);
+  const host = get('host', 'PGHOST') || defaultHost(port);
   const user = get('user', 'PGUSER') ?? osUser();
   const database = get('dbname', 'PGDATABASE') ?? user;
   const sslmode = (get('sslmode', 'PGSSLMODE') ?? 'prefer') as SslMode;

@@ -2,6 +2,7 @@
 export { load, type LoadResult, type LoadHooks } from './load.js';
 export type { LoadOptions, Mode, FileType } from './config.js';
 export type { FileResult } from './file.js';
+export type { RunPlan, FilePlan } from './dryrun.js';
 export type { FileStatus } from './audit.js';
 export { LoaderError, type ErrorCode } from './errors.js';
 export { createLogger } from './log.js';
