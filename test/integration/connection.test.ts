@@ -2,7 +2,7 @@
 // require fails clearly), then with ssl=on and a self-signed certificate made in the test (require encrypts
 // without verifying, verify-ca checks the chain only, verify-full the host name too). Also .pgpass, PGAPPNAME
 // and --connect-timeout against a listener that accepts and never answers.
-import { chmod, chown, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -125,6 +125,26 @@ describe('a server with ssl=on and a self-signed certificate', () => {
     expect((await connectError(dsn(`sslmode=verify-ca&sslrootcert=${other}`))).message).toMatch(
       /self.signed|verify|certificate/i,
     );
+  });
+
+  it('allow starts in plaintext and goes to TLS when the server refuses plaintext (SQLSTATE 28000)', async () => {
+    const hba = (await admin.query<{ f: string }>(`SELECT current_setting('hba_file') f`)).rows[0]!.f;
+    const original = await readFile(hba, 'utf8');
+    const reload = async (body: string) => {
+      await writeFile(hba, body);
+      await admin.query('SELECT pg_reload_conf()');
+      await new Promise((r) => setTimeout(r, 300));
+    };
+    try {
+      await reload(`local all all trust\nhostnossl all all all reject\nhostssl all all all password\n`);
+      expect(await sessionTls(dsn('sslmode=allow'))).toBe(true);
+      expect((await connectError(dsn('sslmode=disable'))).message).toMatch(
+        /pg_hba.conf rejects|no encryption/,
+      );
+    } finally {
+      await reload(original);
+    }
+    expect(await sessionTls(dsn('sslmode=allow'))).toBe(false);
   });
 
   it('loads through the CLI with verify-full (PGSSLMODE, PGSSLROOTCERT), with no security warning', async () => {
