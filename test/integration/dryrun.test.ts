@@ -9,6 +9,9 @@ import { runCli } from '../helpers.js';
 import { csv, useEnv } from './support.js';
 
 const env = useEnv('dryrun');
+// pg_locks is the whole server's: other test files load into their own databases on it at the same time
+const ADVISORY_HERE = `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
 
 const tables = () =>
   env.rows<{ relname: string }>(
@@ -86,7 +89,7 @@ describe('--dry-run', () => {
     const oid = await env.num(`SELECT 'pq'::regclass::oid::int8`);
     await env.db.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [`loader_file:${oid}:${sha}`]);
     try {
-      const locks = await env.num(`SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'`);
+      const locks = await env.num(ADVISORY_HERE);
       const r = await env.load('pq', [p, held], { dryRun: true, mode: 'insert-only' });
       expect(r.plan?.files.map((f) => [f.path, f.action, f.reason?.code])).toEqual([
         [p, 'load', undefined],
@@ -99,7 +102,7 @@ describe('--dry-run', () => {
         route: 'staging',
       });
       expect(r.plan?.mode).toBe('insert-only');
-      expect(await env.num(`SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'`)).toBe(locks);
+      expect(await env.num(ADVISORY_HERE)).toBe(locks);
       expect(await env.num('SELECT count(*) FROM pq')).toBe(0);
     } finally {
       await env.db.query('SELECT pg_advisory_unlock_all()');
