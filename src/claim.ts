@@ -3,8 +3,9 @@
 // from those of a run still working (leave them). A lock on (target, content hash) per file makes a second run
 // skip a file that another run is loading, without waiting. Locks only save duplicate work: the guarantee of
 // "once" is the audit table's unique index, hit inside the merge transaction.
-import pg from 'pg';
+import type pg from 'pg';
 import type { Config } from './config.js';
+import { newClient } from './connection.js';
 import { quoteIdent } from './sql.js';
 
 export const STAGING_PREFIX = 'loader_stg_';
@@ -29,11 +30,7 @@ export class Claims {
   }
 
   static async open(config: Config, key: string): Promise<Claims> {
-    const client = new pg.Client({
-      ...(config.connection.connectionString ? { connectionString: config.connection.connectionString } : {}),
-      connectionTimeoutMillis: config.connectTimeoutMs,
-      application_name: 'loader',
-    });
+    const client = newClient(config.connection);
     const claims = new Claims(client);
     client.on('error', () => {
       claims.broken = true;

@@ -4,12 +4,14 @@
 // not start), 130/143 (interrupted).
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { LoaderError } from './errors.js';
-import { load } from './load.js';
+import { readJobsFile, resolveJobs, worstExit, type Job } from './jobs.js';
+import { load, type LoadResult } from './load.js';
 import { summaryLines } from './report.js';
+import { planLines } from './dryrun.js';
 import { operatorHelp } from './cli-help.js';
 import { operatorOutput, writeOutputs } from './outputs.js';
 import { statusCommand } from './status.js';
-import { redact, secretsOf } from './config.js';
+import { redact, secretsOf, type LoadOptions } from './config.js';
 import { VERSION } from './version.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, setup: 3, sigint: 130, sigterm: 143 } as const;
@@ -63,9 +65,10 @@ function program(): Command {
       'Load CSV (plain or gzip) and Parquet files into a PostgreSQL table, exactly once per file, with an audit row each.',
     )
     .version(VERSION, '-V, --version')
-    .argument('<files...>', 'files and glob patterns (quoted patterns are expanded too)')
+    .argument('[files...]', 'files and glob patterns (quoted patterns are expanded too); none with --config')
     .addOption(new Option('--dsn <url>', 'postgres://user:pass@host:port/db').env('DATABASE_URL'))
-    .requiredOption('-t, --table <[schema.]table>', 'the target table')
+    .option('-t, --table <[schema.]table>', 'the target table')
+    .option('--config <file>', 'a JSON file of jobs (files, table, options each) run one after another')
     .option(
       '--mode <mode>',
       'upsert | append | insert-only | replace (default: upsert with a key, else append)',
@@ -113,7 +116,19 @@ function program(): Command {
       'reject-rows: fail the file past this many rejected rows (default: no limit)',
     )
     .option('--direct', 'append: COPY straight into the table, one stream per file, no staging')
-    .option('--connect-timeout <s>', 'seconds to wait for a connection', int('--connect-timeout'), 30)
+    .option(
+      '--create-table',
+      'create a missing table from the first file (Parquet schema, CSV types inferred)',
+    )
+    .option('--dry-run', 'show what would be done (formats, dialects, columns, skips); write nothing')
+    .option('--analyze', 'ANALYZE the table after the run when rows landed')
+    .option('--archive-dir <dir>', 'move each loaded (or already loaded) file here after the run')
+    .option('--error-dir <dir>', 'move each failed file here after the run')
+    .option(
+      '--connect-timeout <s>',
+      "seconds to wait for a connection (default: the DSN's connect_timeout, else PGCONNECT_TIMEOUT, else 30)",
+      int('--connect-timeout'),
+    )
     .option(
       '--memory-limit <size>',
       'Parquet: row-group bytes (uncompressed) decoded and in flight at once, e.g. 512MB, 2GB',
@@ -146,11 +161,72 @@ function program(): Command {
 Exit codes: 0 all files loaded or skipped, 1 a file failed, 2 usage error, 3 the run could not start
 (connection, target table), 130/143 interrupted by SIGINT/SIGTERM.
 
-Connection: --dsn, else DATABASE_URL, else libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE.
+Connection: --dsn (a postgres:// URL or key=value words), else DATABASE_URL; what it leaves out comes from
+libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD (else ~/.pgpass or PGPASSFILE), PGDATABASE, PGAPPNAME, PGSSLMODE,
+PGSSLROOTCERT, PGCONNECT_TIMEOUT. sslmode as in libpq: disable, allow, prefer (default), require (encrypted, not
+verified), verify-ca, verify-full.
 
 Cron example:
-  15 2 * * *  loader --dsn "$DSN" --table public.events '/data/exports/*.csv' -q`,
+  15 2 * * *  loader --dsn "$DSN" --table public.events '/data/exports/*.csv' -q
+Several tables in one run: loader --config loader.json (jobs of files, table and options; flags given here win)`,
     );
+}
+
+/** The load options of one run (or one --config job) from option values as commander converts them. */
+function loadOptions(o: Record<string, unknown>, files: string[]): LoadOptions {
+  return {
+    dsn: o.dsn as string | undefined,
+    table: o.table as string,
+    files,
+    concurrency: o.concurrency as number,
+    internalConcurrency: o.disableInternalParallelism ? 1 : (o.internalConcurrency as number),
+    batchSize: o.batchSize as number,
+    fileType: (o.fileType as 'csv' | 'parquet' | undefined) ?? 'auto',
+    maxRetries: o.maxRetries as number,
+    mode: o.mode as never,
+    key: typeof o.key === 'string' ? o.key.split(',') : undefined,
+    ignoreExtraColumns: o.ignoreExtraColumns === true,
+    delimiter: o.delimiter as string | undefined,
+    quote: o.quote as string | undefined,
+    escape: o.escape as string | undefined,
+    null: o.null as string | undefined,
+    header: o.header as boolean | undefined,
+    encoding: o.encoding as string,
+    timezone: o.timezone as string,
+    force: o.force === true,
+    direct: o.direct === true,
+    minAgeSeconds: o.minAge as number,
+    onError: o.onError as 'abort-file' | 'reject-rows',
+    rejectsDir: o.rejectsDir as string,
+    maxRejects: o.maxRejects as string | undefined,
+    connectTimeoutMs: o.connectTimeout === undefined ? undefined : (o.connectTimeout as number) * 1000,
+    memoryLimit: o.memoryLimit as string,
+    dryRun: o.dryRun === true,
+    createTable: o.createTable === true,
+    analyze: o.analyze === true,
+    archiveDir: o.archiveDir as string | undefined,
+    errorDir: o.errorDir as string | undefined,
+  };
+}
+
+/** The runs to make: the command line's one, or the jobs of --config FILE (flags given on the command line win
+ * over the file). */
+async function jobsOf(cmd: Command, o: Record<string, unknown>): Promise<Job[]> {
+  if (typeof o.config !== 'string') {
+    if (typeof o.table !== 'string')
+      cmd.error("error: required option '-t, --table <[schema.]table>' not specified");
+    if (cmd.args.length === 0) cmd.error("error: missing required argument 'files'");
+    return [{ name: o.table as string, values: o, files: cmd.args }];
+  }
+  if (o.table !== undefined || cmd.args.length > 0) {
+    cmd.error('error: --config names the files and tables in its jobs: give no files and no --table with it');
+  }
+  const explicit: Record<string, unknown> = {};
+  const fallback: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) {
+    if (k !== 'config') (cmd.getOptionValueSource(k) === 'cli' ? explicit : fallback)[k] = v;
+  }
+  return resolveJobs(o.config, await readJobsFile(o.config), cmd.options, explicit, fallback);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -169,7 +245,17 @@ export async function main(argv: string[]): Promise<number> {
   const quietLevel = o.quiet && cmd.getOptionValueSource('logLevel') === 'default' ? 'error' : undefined;
   const { log, view, outputs } = operatorOutput(o, quietLevel ?? String(o.logLevel ?? 'info'));
   const started = Date.now();
-  const secrets = secretsOf(o.dsn as string | undefined, process.env);
+  let jobs: Job[];
+  try {
+    jobs = await jobsOf(cmd, o);
+  } catch (err) {
+    if (!(err instanceof LoaderError)) return usageExit(err);
+    view?.stop();
+    process.stderr.write(`loader: ${err.message} [${err.code}]\n`);
+    await writeOutputs(outputs, [], EXIT.usage, { code: err.code, message: err.message }, started);
+    return EXIT.usage;
+  }
+  const configured = typeof o.config === 'string';
   const abort = new AbortController();
   let signals = 0;
   let exitSignal: number = EXIT.sigint;
@@ -187,53 +273,41 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // One LoadResult per job (one for a plain run), in order: the run's report is made from this list.
+  const results: LoadResult[] = [];
+  const codes: number[] = [];
+  let firstError: { code: string; message: string } | undefined;
+  const runJob = async (job: Job): Promise<number> => {
+    const secrets = secretsOf(job.values.dsn as string | undefined, process.env);
+    const prefix = configured ? `loader: job ${job.name}: ` : 'loader: ';
+    try {
+      const result = await load(
+        { ...loadOptions(job.values, job.files), signal: abort.signal },
+        { logger: log, onProgress: view?.listener },
+      );
+      results.push(result);
+      const lines = result.plan ? planLines(result.plan) : summaryLines(result);
+      if (configured) lines[0] = lines[0]!.replace(/^loader: /, prefix);
+      const failed = result.exitCode !== 0;
+      if (!o.quiet || failed) (o.json ? process.stderr : process.stdout).write(lines.join('\n') + '\n');
+      return result.exitCode;
+    } catch (err) {
+      const msg = redact(err instanceof Error ? err.message : String(err), secrets);
+      const known = err instanceof LoaderError;
+      process.stderr.write(`${prefix}${msg}${known ? ` [${err.code}]` : ''}\n`);
+      firstError ??= { code: known ? err.code : 'INTERNAL', message: msg };
+      return known && err.code === 'USAGE' ? EXIT.usage : EXIT.setup;
+    }
+  };
   try {
-    const result = await load(
-      {
-        dsn: o.dsn as string | undefined,
-        table: o.table as string,
-        files: cmd.args,
-        concurrency: o.concurrency as number,
-        internalConcurrency: o.disableInternalParallelism ? 1 : (o.internalConcurrency as number),
-        batchSize: o.batchSize as number,
-        fileType: (o.fileType as 'csv' | 'parquet' | undefined) ?? 'auto',
-        maxRetries: o.maxRetries as number,
-        mode: o.mode as never,
-        key: typeof o.key === 'string' ? o.key.split(',') : undefined,
-        ignoreExtraColumns: o.ignoreExtraColumns === true,
-        delimiter: o.delimiter as string | undefined,
-        quote: o.quote as string | undefined,
-        escape: o.escape as string | undefined,
-        null: o.null as string | undefined,
-        header: o.header as boolean | undefined,
-        encoding: o.encoding as string,
-        timezone: o.timezone as string,
-        force: o.force === true,
-        direct: o.direct === true,
-        minAgeSeconds: o.minAge as number,
-        onError: o.onError as 'abort-file' | 'reject-rows',
-        rejectsDir: o.rejectsDir as string,
-        maxRejects: o.maxRejects as string | undefined,
-        connectTimeoutMs: (o.connectTimeout as number) * 1000,
-        memoryLimit: o.memoryLimit as string,
-        signal: abort.signal,
-      },
-      { logger: log, onProgress: view?.listener },
-    );
+    // Jobs run one after another; a job that cannot start does not stop the next.
+    for (const job of jobs) {
+      if (abort.signal.aborted) break;
+      codes.push(await runJob(job));
+    }
     view?.stop();
-    const lines = summaryLines(result);
-    const failed = result.exitCode !== 0;
-    if (!o.quiet || failed) (o.json ? process.stderr : process.stdout).write(lines.join('\n') + '\n');
-    const code = abort.signal.aborted ? exitSignal : result.exitCode;
-    await writeOutputs(outputs, [result], code, undefined, started);
-    return code;
-  } catch (err) {
-    view?.stop();
-    const msg = redact(err instanceof Error ? err.message : String(err), secrets);
-    const code = err instanceof LoaderError && err.code === 'USAGE' ? EXIT.usage : EXIT.setup;
-    process.stderr.write(`loader: ${msg}${err instanceof LoaderError ? ` [${err.code}]` : ''}\n`);
-    const error = { code: err instanceof LoaderError ? err.code : 'INTERNAL', message: msg };
-    await writeOutputs(outputs, [], code, error, started);
+    const code = abort.signal.aborted ? exitSignal : worstExit(codes);
+    await writeOutputs(outputs, results, code, firstError, started);
     return code;
   } finally {
     process.off('SIGINT', onSignal);

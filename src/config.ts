@@ -3,6 +3,7 @@
 import { hostname } from 'node:os';
 import { parseSize } from './budget.js';
 import { LoaderError } from './errors.js';
+import { resolveConnection, type Connection } from './connection.js';
 import { parseMaxRejects, type RejectLimit } from './reject.js';
 import { parseTableName, type TableName } from './sql.js';
 
@@ -55,7 +56,7 @@ export interface LoadOptions {
   rejectsDir?: string;
   /** reject-rows: fail the file past this many rejected rows, "N" or "N%" (default: no limit) */
   maxRejects?: string | number;
-  /** milliseconds to wait for a connection (default 30000) */
+  /** milliseconds to wait for a connection (default: the DSN's connect_timeout, else PGCONNECT_TIMEOUT, else 30 s) */
   connectTimeoutMs?: number;
   /** bytes of Parquet row groups (uncompressed, from the footer) decoded and in flight at once, over the whole run:
    * a number of bytes or a size such as "512MB", "2GB" (default 1GB). A row group larger than this loads alone. */
@@ -63,14 +64,22 @@ export interface LoadOptions {
   /** a Parquet worker thread whose wasm memory (which never shrinks) passed this many bytes is replaced after its
    * task (default: --memory-limit divided by the Parquet threads, at least 64 MiB) */
   wasmMemoryMarkBytes?: number;
+  /** plan only: detect, map and check every file, write nothing (LoadResult.plan says what a run would do) */
+  dryRun?: boolean;
+  /** create a missing target from the first file's columns (Parquet schema or CSV type inference) */
+  createTable?: boolean;
+  /** ANALYZE the target after the run when rows landed */
+  analyze?: boolean;
+  /** move each loaded (or already-loaded) file here, keeping its place below the pattern's fixed part */
+  archiveDir?: string;
+  /** move each failed file here */
+  errorDir?: string;
   signal?: AbortSignal;
 }
 
 export interface Config {
-  readonly connection: {
-    readonly connectionString?: string;
-    readonly source: 'option' | 'DATABASE_URL' | 'PG*';
-  };
+  /** host, port, user, database, sslmode, ... resolved as libpq does (src/connection.ts) */
+  readonly connection: Connection;
   readonly target: TableName;
   readonly tableText: string;
   readonly patterns: readonly string[];
@@ -99,6 +108,11 @@ export interface Config {
   readonly memoryLimitBytes: number;
   /** undefined: derived from memoryLimitBytes and the thread count when the pool is made */
   readonly wasmMemoryMarkBytes: number | undefined;
+  readonly dryRun: boolean;
+  readonly createTable: boolean;
+  readonly analyze: boolean;
+  readonly archiveDir: string | undefined;
+  readonly errorDir: string | undefined;
   readonly host: string;
   readonly version: string;
   /** strings that must never be printed (passwords) */
@@ -174,10 +188,15 @@ export function resolveConfig(
   env: NodeJS.ProcessEnv = process.env,
   version = '0.0.0',
 ): Config {
-  let connection: Config['connection'];
-  if (opts.dsn) connection = { connectionString: opts.dsn, source: 'option' };
-  else if (env.DATABASE_URL) connection = { connectionString: env.DATABASE_URL, source: 'DATABASE_URL' };
-  else connection = { source: 'PG*' };
+  const source = opts.dsn ? 'option' : env.DATABASE_URL ? 'DATABASE_URL' : 'PG*';
+  const connection = resolveConnection(
+    opts.dsn || env.DATABASE_URL || undefined,
+    source,
+    env,
+    opts.connectTimeoutMs === undefined
+      ? undefined
+      : positiveInt('--connect-timeout', opts.connectTimeoutMs, 30_000, 3_600_000),
+  );
 
   if (!opts.table) throw usage('--table is required');
   let target: TableName;
@@ -247,15 +266,22 @@ export function resolveConfig(
     onError,
     rejectsDir: opts.rejectsDir ?? 'rejects',
     maxRejects,
-    connectTimeoutMs: positiveInt('--connect-timeout', opts.connectTimeoutMs, 30_000, 3_600_000),
+    connectTimeoutMs: connection.connectTimeoutMs,
     memoryLimitBytes: byteSize('--memory-limit', opts.memoryLimit, 2 ** 30),
     wasmMemoryMarkBytes:
       opts.wasmMemoryMarkBytes === undefined
         ? undefined
         : byteSize('wasmMemoryMarkBytes', opts.wasmMemoryMarkBytes, 0),
+    dryRun: opts.dryRun ?? false,
+    createTable: opts.createTable ?? false,
+    analyze: opts.analyze ?? false,
+    archiveDir: opts.archiveDir || undefined,
+    errorDir: opts.errorDir || undefined,
     host: hostname(),
     version,
-    secrets: secretsOf(connection.connectionString, env),
+    secrets: [...new Set([...secretsOf(connection.connectionString, env), connection.password ?? ''])].filter(
+      (x) => x.length > 0,
+    ),
   };
   return Object.freeze(config);
 }

@@ -3,6 +3,7 @@
 // the error so a broken connection is evicted; a checked-out client always has an error listener.
 import pg from 'pg';
 import type { Config } from './config.js';
+import { clientConfig } from './connection.js';
 
 export interface PoolPlan {
   concurrency: number;
@@ -31,14 +32,9 @@ export function planPool(
 
 export function createPool(config: Config, max: number): pg.Pool {
   const tz = config.timezone.replace(/([\\ ])/g, '\\$1');
-  const pool = new pg.Pool({
-    ...(config.connection.connectionString ? { connectionString: config.connection.connectionString } : {}),
-    max,
-    connectionTimeoutMillis: config.connectTimeoutMs,
-    idleTimeoutMillis: 10_000,
-    application_name: 'loader',
-    options: `-c TimeZone=${tz}`,
-  });
+  const pool = new pg.Pool(
+    clientConfig(config.connection, { max, idleTimeoutMillis: 10_000, options: `-c TimeZone=${tz}` }),
+  );
   return pool;
 }
 

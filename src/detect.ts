@@ -22,7 +22,7 @@ export interface Detected {
   sampleIsAll: boolean;
 }
 
-async function readHead(path: string, n: number): Promise<Buffer> {
+export async function readHead(path: string, n: number): Promise<Buffer> {
   const fh = await open(path, 'r');
   try {
     const buf = Buffer.alloc(n);
@@ -33,7 +33,7 @@ async function readHead(path: string, n: number): Promise<Buffer> {
   }
 }
 
-async function gunzipHead(path: string, n: number): Promise<{ sample: Buffer; all: boolean }> {
+export async function gunzipHead(path: string, n: number): Promise<{ sample: Buffer; all: boolean }> {
   const chunks: Buffer[] = [];
   let total = 0;
   const src = createReadStream(path);

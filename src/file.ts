@@ -42,6 +42,9 @@ export interface FileResult {
   error?: { code: string; message: string; line?: number; column?: string };
   /** Parquet files: COPY encoding, row groups, decodes in flight at once */
   parquet?: ParquetStats;
+  /** --archive-dir / --error-dir: where the file was moved, or why it could not be */
+  movedTo?: string;
+  moveError?: string;
 }
 
 export interface RunContext {
@@ -70,6 +73,21 @@ export interface StagedFile {
   columns: FileColumn[];
   /** writes the file's rejects files once the run's replace has committed */
   writeRejects(): Promise<void>;
+}
+
+/** Whether a file skips staging: an append whose columns all exist, in one sub-batch, one stream, or --direct. */
+export function goesDirect(
+  target: Pick<Target, 'mode'>,
+  columns: FileColumn[],
+  subBatches: number,
+  internalConcurrency: number,
+  config: Pick<Config, 'direct'>,
+): boolean {
+  return (
+    target.mode === 'append' &&
+    columns.every((c) => c.target) &&
+    (subBatches <= 1 || internalConcurrency === 1 || config.direct)
+  );
 }
 
 /** A file's result before anything is known of it. */
@@ -205,10 +223,13 @@ export async function loadFile(
     };
     // Staging buys parallel sub-batches at the price of a second pass (INSERT ... SELECT); an append with one
     // sub-batch, one stream (--internal-concurrency 1) or --direct goes straight into the target instead.
-    const direct =
-      target.mode === 'append' &&
-      prep.columns.every((c) => c.target) &&
-      (prep.scan.batches.length <= 1 || ctx.internalConcurrency === 1 || config.direct);
+    const direct = goesDirect(
+      target,
+      prep.columns,
+      prep.scan.batches.length,
+      ctx.internalConcurrency,
+      config,
+    );
     if (direct) {
       // Append without staging: the sub-batches are COPYed one after another straight into the target inside the
       // file's one transaction (one connection, so no internal parallelism; no second pass on the server).

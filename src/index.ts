@@ -12,6 +12,7 @@ export {
   type ReportTotals,
 } from './report.js';
 export { metricsText } from './metrics.js';
+export type { RunPlan, FilePlan } from './dryrun.js';
 export type { FileStatus } from './audit.js';
 export { LoaderError, type ErrorCode } from './errors.js';
 export { createLogger } from './log.js';

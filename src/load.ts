@@ -4,13 +4,23 @@
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import pg from 'pg';
+import type pg from 'pg';
 import { Piscina } from 'piscina';
 import { ensureAuditTable, insertAudit } from './audit.js';
 import { readTarget, type Target } from './catalog.js';
 import { Claims, runKey } from './claim.js';
-import { redact, resolveConfig, type LoadOptions } from './config.js';
-import { availableConnections, createPool, inTransaction, planPool, withClient } from './db.js';
+import { redact, resolveConfig, type Config, type LoadOptions } from './config.js';
+import { connectFirst } from './connection.js';
+import { ensureTarget, type Created } from './createtable.js';
+import {
+  availableConnections,
+  createPool,
+  inTransaction,
+  planPool,
+  withClient,
+  type PoolPlan,
+} from './db.js';
+import { dryRun, type RunPlan } from './dryrun.js';
 import { discover } from './discover.js';
 import { LoaderError } from './errors.js';
 import {
@@ -25,6 +35,7 @@ import {
 import { silentLogger, type Logger } from './log.js';
 import { ParquetPool } from './parquet/pool.js';
 import type { ProgressEvent, ProgressListener } from './progress.js';
+import { analyzeTarget, moveFiles } from './settle.js';
 import { dropStaging } from './staging.js';
 import { mergeSql } from './merge.js';
 import { VERSION } from './version.js';
@@ -50,6 +61,8 @@ export interface LoadResult {
   exitCode: number;
   /** patterns that matched no file */
   unmatched: string[];
+  /** --dry-run: what the run would do (files is then empty: nothing was done) */
+  plan?: RunPlan;
 }
 
 export interface LoadHooks {
@@ -78,7 +91,7 @@ const workerUrl = new URL('../workers/plan.js', import.meta.url);
 const parquetWorkerUrl = new URL('../workers/parquet.js', import.meta.url);
 
 export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise<LoadResult> {
-  const config = resolveConfig(options, process.env, VERSION);
+  let config = resolveConfig(options, process.env, VERSION);
   const log = hooks.logger ?? silentLogger;
   const started = Date.now();
   const runId = randomUUID();
@@ -93,16 +106,21 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
 
   let target: Target;
   let plan;
-  const setup = new pg.Client({
-    ...(config.connection.connectionString ? { connectionString: config.connection.connectionString } : {}),
-    connectionTimeoutMillis: config.connectTimeoutMs,
-    application_name: 'loader',
-  });
-  setup.on('error', () => {});
+  let available = Number.POSITIVE_INFINITY;
+  let created: Created | undefined;
+  if (config.connection.warning) log.warn(config.connection.warning);
+  let setup: pg.Client | undefined;
   try {
-    await setup.connect();
-    target = await readTarget(setup, config);
-    const { available, detail } = await availableConnections(setup);
+    // The first session settles TLS for sslmode prefer/allow; every later connection of the run does the same.
+    const first = await connectFirst(config.connection);
+    setup = first.client;
+    config = Object.freeze({ ...config, connection: first.connection });
+    created = config.createTable ? await ensureTarget(setup, config, files[0]!) : undefined;
+    if (created && !config.dryRun) log.info({ sql: created.sql }, `created ${config.tableText}`);
+    target = created?.planned ?? (await readTarget(setup, config));
+    const free = await availableConnections(setup);
+    const detail = free.detail;
+    available = free.available;
     // One connection of the budget is the run's claim session (advisory locks), outside the pool.
     plan = planPool(config.concurrency, config.internalConcurrency, available - 1);
     if (plan.concurrency !== config.concurrency || plan.internalConcurrency !== config.internalConcurrency) {
@@ -111,7 +129,7 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
         `the server allows ${available} more connections: concurrency lowered to ${plan.concurrency} x ${plan.internalConcurrency}`,
       );
     }
-    await ensureAuditTable(setup, target.schema);
+    if (!config.dryRun) await ensureAuditTable(setup, target.schema);
   } catch (err) {
     const e =
       err instanceof LoaderError
@@ -119,7 +137,7 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
         : new LoaderError('CONNECTION', (err as Error).message, {}, { cause: err });
     throw new LoaderError(e.code, redact(e.message, config.secrets), e.context, { cause: err });
   } finally {
-    await setup.end().catch(() => {});
+    await setup?.end().catch(() => {});
   }
   log.info(
     {
@@ -133,6 +151,24 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
     'run starting',
   );
 
+  if (config.dryRun) {
+    const runPlan = await dryRun(
+      { config, target, internalConcurrency: plan.internalConcurrency },
+      files,
+      signal,
+      {
+        pool: { ...plan, available },
+        ...(created ? { createTable: created.sql } : {}),
+        start: () => startWorkers(config, plan),
+      },
+    );
+    const r = summarize(runId, target.sql, target.mode, [], unmatched, started, signal.aborted);
+    return {
+      ...r,
+      plan: runPlan,
+      exitCode: r.exitCode || (runPlan.files.some((f) => f.action === 'fail') ? 1 : 0),
+    };
+  }
   const claims = await Claims.open(config, runKey(runId)).catch((err: Error) => {
     throw new LoaderError('CONNECTION', redact(err.message, config.secrets), {}, { cause: err });
   });
@@ -140,22 +176,7 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
   if (dropped > 0) log.info({ dropped }, `dropped ${dropped} staging tables left by crashed runs`);
   const pool = createPool(config, plan.poolSize);
   pool.on('error', (err) => log.warn({ err: redact(err.message, config.secrets) }, 'idle connection failed'));
-  const workers = new Piscina({
-    filename: workerUrl.href,
-    maxThreads: Math.max(1, Math.min(availableParallelism(), plan.concurrency)),
-    minThreads: 1,
-    idleTimeout: 5_000,
-  });
-  // Parquet row groups decode on their own pool, one thread per core at most: decoding is CPU-bound, and each
-  // extra thread costs start-up (0.5-1 s of modules and wasm on a busy 2-core machine), a cold JIT and a wasm heap
-  // that never shrinks (measured: 4 threads on 2 cores made a 98k-row file about 2x slower than 2). The
-  // --internal-concurrency sub-batches of a file still COPY at once. No thread starts before a file needs one.
-  const parquetWorkers = new ParquetPool({
-    filename: parquetWorkerUrl.href,
-    maxThreads: Math.max(1, Math.min(availableParallelism(), plan.concurrency * plan.internalConcurrency)),
-    memoryLimitBytes: config.memoryLimitBytes,
-    wasmMemoryMarkBytes: config.wasmMemoryMarkBytes,
-  });
+  const { workers, parquetWorkers } = startWorkers(config, plan);
   const results: FileResult[] = new Array(files.length);
   const progress = progressEmitter(hooks.onProgress, log);
   // sizes on disk for the overall progress (only when someone listens): a file gone meanwhile counts 0 and fails later
@@ -227,13 +248,40 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
       await replaceAll(ctx, staged, results);
       files.forEach((_, i) => finished(i));
     }
+    if (config.analyze && !signal.aborted) {
+      await analyzeTarget(pool, target.sql, results, log).catch((e: Error) =>
+        log.error(`ANALYZE ${target.sql} failed: ${redact(e.message, config.secrets)}`),
+      );
+    }
   } finally {
     await workers.destroy();
     await parquetWorkers.destroy();
     await pool.end();
     await claims.close();
   }
+  await moveFiles(config, results, log);
   return summarize(runId, target.sql, target.mode, results, unmatched, started, signal.aborted);
+}
+
+/** The worker pools: CSV planning (hash + record scan) and Parquet decoding. */
+function startWorkers(config: Config, plan: PoolPlan): { workers: Piscina; parquetWorkers: ParquetPool } {
+  const workers = new Piscina({
+    filename: workerUrl.href,
+    maxThreads: Math.max(1, Math.min(availableParallelism(), plan.concurrency)),
+    minThreads: 1,
+    idleTimeout: 5_000,
+  });
+  // Parquet row groups decode on their own pool, one thread per core at most: decoding is CPU-bound, and each
+  // extra thread costs start-up (0.5-1 s of modules and wasm on a busy 2-core machine), a cold JIT and a wasm heap
+  // that never shrinks (measured: 4 threads on 2 cores made a 98k-row file about 2x slower than 2). The
+  // --internal-concurrency sub-batches of a file still COPY at once. No thread starts before a file needs one.
+  const parquetWorkers = new ParquetPool({
+    filename: parquetWorkerUrl.href,
+    maxThreads: Math.max(1, Math.min(availableParallelism(), plan.concurrency * plan.internalConcurrency)),
+    memoryLimitBytes: config.memoryLimitBytes,
+    wasmMemoryMarkBytes: config.wasmMemoryMarkBytes,
+  });
+  return { workers, parquetWorkers };
 }
 
 async function cancelled(ctx: RunContext, path: string): Promise<FileResult> {

@@ -55,7 +55,7 @@ export async function ensureUnchanged(path: string, d: Pick<Detected, 'bytes' | 
 
 /** Detect, sniff, plan in a worker, parse the header and map columns. */
 export async function prepare(
-  ctx: RunContext,
+  ctx: Pick<RunContext, 'config' | 'target' | 'workers' | 'parquetWorkers'>,
   path: string,
   res: FileResult,
   signal: AbortSignal,

@@ -2,10 +2,11 @@
 // table from the loader_audit of its schema; without, every loader_audit table of the database (one per schema
 // loaded into). The text formatting and the duration parsing are pure, tested without a database.
 import { Command, InvalidArgumentError, Option } from 'commander';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Subcommand } from './cli.js';
 import { AUDIT_TABLE, auditTable } from './audit.js';
 import { redact, secretsOf } from './config.js';
+import { connectFirst, resolveConnection } from './connection.js';
 import { formatBytes, formatDuration } from './progress.js';
 import { parseTableName } from './sql.js';
 
@@ -202,15 +203,17 @@ async function run(o: Record<string, unknown>): Promise<number> {
   const dsn = o.dsn as string | undefined;
   const secrets = secretsOf(dsn, process.env);
   const since = new Date(Date.now() - (o.since as number));
-  const client = new pg.Client({
-    ...(dsn ? { connectionString: dsn } : {}),
-    connectionTimeoutMillis: (o.connectTimeout as number) * 1000,
-    application_name: 'loader',
-  });
-  client.on('error', () => {});
+  let client: pg.Client | undefined;
   let rows: StatusRow[];
   try {
-    await client.connect();
+    // The same connection rules as a load: libpq's DSN words, PG* variables, ~/.pgpass, sslmode.
+    const conn = resolveConnection(
+      dsn,
+      dsn ? 'option' : 'PG*',
+      process.env,
+      (o.connectTimeout as number) * 1000,
+    );
+    client = (await connectFirst(conn)).client;
     rows = await readStatus(client, {
       table: o.table as string | undefined,
       since,
@@ -223,7 +226,7 @@ async function run(o: Record<string, unknown>): Promise<number> {
     process.stderr.write(`loader status: ${redact((err as Error).message, secrets)}\n`);
     return 3;
   } finally {
-    await client.end().catch(() => {});
+    await client?.end().catch(() => {});
   }
   if (o.json)
     process.stdout.write(JSON.stringify({ version: 1, since: since.toISOString(), rows }, null, 2) + '\n');

@@ -199,3 +199,48 @@ export function planFile(fields: FieldInfo[], columns: FileColumn[]): FilePlan {
   });
   return { encoding, columns: plans };
 }
+
+/** The column type --create-table gives a Parquet field: the type its values load into losslessly (what the
+ * README's mapping table lists first), as format_type() spells it; undefined when no type fits. */
+export function createType(f: FieldInfo): string | undefined {
+  switch (f.kind) {
+    case 'null':
+    case 'string':
+      return 'text';
+    case 'bool':
+      return 'boolean';
+    case 'int': {
+      const bits = (f.bitWidth ?? 64) + (f.signed === false ? 1 : 0);
+      return bits <= 16 ? 'smallint' : bits <= 32 ? 'integer' : bits <= 64 ? 'bigint' : 'numeric';
+    }
+    case 'float':
+      return f.bitWidth === 32 ? 'real' : 'double precision';
+    case 'decimal': {
+      const precision = /Decimal\[(\d+)e/.exec(f.arrow)?.[1];
+      return precision && Number(precision) <= 1000 ? `numeric(${precision},${f.scale ?? 0})` : 'numeric';
+    }
+    case 'binary':
+      return 'bytea';
+    case 'fixed':
+      return f.byteWidth === 16 ? 'uuid' : 'bytea';
+    case 'date':
+      return 'date';
+    case 'time':
+      return 'time without time zone';
+    case 'timestamp':
+      return f.tz ? 'timestamp with time zone' : 'timestamp without time zone';
+    case 'list': {
+      const child = f.children?.[0];
+      const elem =
+        child && child.kind !== 'list' && child.kind !== 'struct' && child.kind !== 'map'
+          ? createType(child)
+          : undefined;
+      return elem ? `${elem}[]` : 'jsonb';
+    }
+    case 'struct':
+    case 'map':
+      return 'jsonb';
+    default:
+      return undefined;
+  }
+}

@@ -118,22 +118,25 @@ describe('resolveConfig: connection precedence', () => {
   const env = { DATABASE_URL: 'postgres://env/db', PGHOST: 'pghost' };
 
   it('the option wins over DATABASE_URL', () => {
-    expect(resolve({ dsn: 'postgres://opt/db' }, env).connection).toEqual({
+    expect(resolve({ dsn: 'postgres://opt/db' }, env).connection).toMatchObject({
       connectionString: 'postgres://opt/db',
       source: 'option',
+      host: 'opt',
+      database: 'db',
     });
   });
 
   it('DATABASE_URL wins over PG* variables', () => {
-    expect(resolve({}, env).connection).toEqual({
+    expect(resolve({}, env).connection).toMatchObject({
       connectionString: 'postgres://env/db',
       source: 'DATABASE_URL',
+      host: 'env',
     });
   });
 
   it('falls back to PG* variables (no connection string)', () => {
     const c = resolve({}, { PGHOST: 'pghost' });
-    expect(c.connection).toEqual({ source: 'PG*' });
+    expect(c.connection).toMatchObject({ source: 'PG*', host: 'pghost' });
     expect(c.connection.connectionString).toBeUndefined();
   });
 
