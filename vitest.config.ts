@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 // The test matrix: every file against PostgreSQL 18; against 16 (no COPY ON_ERROR, no transaction_timeout, no
-// reserved_connections) the files where server versions differ: COPY, modes, rejects, Parquet, retries. Both projects run in one `vitest run`, each with its own server.
+// reserved_connections) the files where server versions differ: COPY, modes, rejects, Parquet, retries, session
+// settings. Both projects run in one `vitest run`, each with its own server.
 const OLDER = [
   'test/integration/batches.test.ts',
   'test/integration/dialects.test.ts',
@@ -10,6 +11,7 @@ const OLDER = [
   'test/integration/parquet.test.ts',
   'test/integration/parquet-arrow.test.ts',
   'test/integration/retries.test.ts',
+  'test/integration/sessions.test.ts',
 ];
 
 export default defineConfig({

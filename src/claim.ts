@@ -5,6 +5,7 @@
 // "once" is the audit table's unique index, hit inside the merge transaction.
 import pg from 'pg';
 import type { Config } from './config.js';
+import { clientConfig } from './db.js';
 import { quoteIdent } from './sql.js';
 
 export const STAGING_PREFIX = 'loader_stg_';
@@ -28,12 +29,8 @@ export class Claims {
     return run;
   }
 
-  static async open(config: Config, key: string): Promise<Claims> {
-    const client = new pg.Client({
-      ...(config.connection.connectionString ? { connectionString: config.connection.connectionString } : {}),
-      connectionTimeoutMillis: config.connectTimeoutMs,
-      application_name: 'loader',
-    });
+  static async open(config: Config, key: string, serverVersion = 0): Promise<Claims> {
+    const client = new pg.Client(clientConfig(config, serverVersion));
     const claims = new Claims(client);
     client.on('error', () => {
       claims.broken = true;

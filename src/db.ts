@@ -29,17 +29,84 @@ export function planPool(
   return { concurrency: c, internalConcurrency: i, poolSize };
 }
 
-export function createPool(config: Config, max: number): pg.Pool {
-  const tz = config.timezone.replace(/([\\ ])/g, '\\$1');
-  const pool = new pg.Pool({
-    ...(config.connection.connectionString ? { connectionString: config.connection.connectionString } : {}),
-    max,
+/** The settings every loader session starts with, in the startup packet: they win over a role's or database's
+ * `ALTER ... SET` (a short statement_timeout, lock_timeout or idle timeout there would cut a COPY or a merge short).
+ * transaction_timeout exists from PostgreSQL 17 on: named only when the server is known to have it (an unknown
+ * setting in the startup packet refuses the connection). */
+export function sessionSettings(
+  config: Pick<Config, 'timezone'>,
+  serverVersionNum = 0,
+): Record<string, string> {
+  return {
+    TimeZone: config.timezone,
+    statement_timeout: '0',
+    lock_timeout: '0',
+    idle_in_transaction_session_timeout: '0',
+    idle_session_timeout: '0',
+    ...(serverVersionNum >= 170000 ? { transaction_timeout: '0' } : {}),
+  };
+}
+
+/** What every connection the loader opens is given: the DSN, the connect timeout (which covers the whole
+ * start-up, so a server that accepts and never answers fails in time), TCP keepalive (a peer that vanished is
+ * noticed on an idle wait), the application name and the session settings. The DSN's own `options=` (else
+ * PGOPTIONS) comes after loader's, so what it sets wins. */
+export function clientConfig(
+  config: Pick<Config, 'connection' | 'connectTimeoutMs' | 'timezone'>,
+  serverVersionNum = 0,
+): pg.ClientConfig {
+  let connectionString = config.connection.connectionString;
+  let theirs = process.env.PGOPTIONS;
+  if (connectionString && /^postgres(ql)?:/i.test(connectionString)) {
+    const u = new URL(connectionString);
+    if (u.searchParams.has('options')) {
+      theirs = u.searchParams.get('options') ?? undefined;
+      u.searchParams.delete('options');
+      connectionString = u.toString();
+    }
+  }
+  const ours = Object.entries(sessionSettings(config, serverVersionNum)).map(
+    ([k, v]) => `-c ${k}=${v.replace(/([\\ ])/g, '\\$1')}`,
+  );
+  return {
+    ...(connectionString ? { connectionString } : {}),
     connectionTimeoutMillis: config.connectTimeoutMs,
-    idleTimeoutMillis: 10_000,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     application_name: 'loader',
-    options: `-c TimeZone=${tz}`,
-  });
-  return pool;
+    options: [...ours, ...(theirs ? [theirs] : [])].join(' '),
+  };
+}
+
+export function createPool(config: Config, max: number, serverVersionNum = 0): pg.Pool {
+  return new pg.Pool({ ...clientConfig(config, serverVersionNum), max, idleTimeoutMillis: 10_000 });
+}
+
+/** The run's first connection, before the server's version is known: tries the settings of the newest servers,
+ * then, when the server does not know one of them (42704: an unknown setting refuses the connection), those every
+ * supported server knows. Its error listener is set; the caller ends it. */
+export async function connectFirst(
+  config: Pick<Config, 'connection' | 'connectTimeoutMs' | 'timezone'>,
+): Promise<{ client: pg.Client; serverVersion: number }> {
+  for (const assumed of [NEWEST, 0]) {
+    const client = new pg.Client(clientConfig(config, assumed));
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      return { client, serverVersion: await serverVersionNum(client) };
+    } catch (err) {
+      await client.end().catch(() => {});
+      if (assumed === 0 || (err as { code?: string }).code !== '42704') throw err;
+    }
+  }
+  throw new Error('unreachable');
+}
+const NEWEST = 170000;
+
+/** server_version_num, e.g. 160004. */
+export async function serverVersionNum(client: pg.ClientBase): Promise<number> {
+  const { rows } = await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
+  return Number(rows[0]?.v ?? 0);
 }
 
 /** Free connection slots for this role on this server, counting the connection asking. */

@@ -13,7 +13,7 @@ import type { Config } from './config.js';
 import { redact } from './config.js';
 import { copyBatch, copyOn, describeCopyError, tagBatch, type BatchSource } from './copy.js';
 import { withClient, inTransaction } from './db.js';
-import { LoaderError, classifyError, sqlStateOf } from './errors.js';
+import { LoaderError, adviceFor, classifyError, sqlStateOf } from './errors.js';
 import { copySql, mergeSql, stagingDdl, type FileColumn } from './merge.js';
 import type { ParquetPool } from './parquet/pool.js';
 import type { ParquetStats } from './parquet/source.js';
@@ -452,9 +452,10 @@ export function toLoaderError(err: unknown, cancelled: boolean, reason?: unknown
   if (cls === 'retry')
     return new LoaderError('CONNECTION', `gave up after retries: ${e.message}`, {}, { cause: err });
   const sqlState = sqlStateOf(err);
+  const advice = adviceFor(sqlState);
   return new LoaderError(
     sqlState ? 'DATABASE' : 'INTERNAL',
-    e.message ?? String(err),
+    `${e.message ?? String(err)}${advice ? ` (${advice})` : ''}`,
     { sqlState },
     { cause: err },
   );

@@ -9,9 +9,9 @@ import { ensureAuditTable, insertAudit } from './audit.js';
 import { readTarget, type Target } from './catalog.js';
 import { Claims, runKey } from './claim.js';
 import { redact, resolveConfig, type LoadOptions } from './config.js';
-import { availableConnections, createPool, inTransaction, planPool, withClient } from './db.js';
+import { availableConnections, connectFirst, createPool, inTransaction, planPool, withClient } from './db.js';
 import { discover } from './discover.js';
-import { LoaderError } from './errors.js';
+import { LoaderError, adviceFor, sqlStateOf } from './errors.js';
 import {
   auditRow,
   loadFile,
@@ -73,14 +73,10 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
 
   let target: Target;
   let plan;
-  const setup = new pg.Client({
-    ...(config.connection.connectionString ? { connectionString: config.connection.connectionString } : {}),
-    connectionTimeoutMillis: config.connectTimeoutMs,
-    application_name: 'loader',
-  });
-  setup.on('error', () => {});
+  let serverVersion = 0;
+  let setup: pg.Client | undefined;
   try {
-    await setup.connect();
+    ({ client: setup, serverVersion } = await connectFirst(config));
     target = await readTarget(setup, config);
     const { available, detail } = await availableConnections(setup);
     // One connection of the budget is the run's claim session (advisory locks), outside the pool.
@@ -96,10 +92,10 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
     const e =
       err instanceof LoaderError
         ? err
-        : new LoaderError('CONNECTION', (err as Error).message, {}, { cause: err });
+        : new LoaderError('CONNECTION', withAdvice(err as Error), {}, { cause: err });
     throw new LoaderError(e.code, redact(e.message, config.secrets), e.context, { cause: err });
   } finally {
-    await setup.end().catch(() => {});
+    await setup?.end().catch(() => {});
   }
   log.info(
     {
@@ -113,12 +109,12 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
     'run starting',
   );
 
-  const claims = await Claims.open(config, runKey(runId)).catch((err: Error) => {
+  const claims = await Claims.open(config, runKey(runId), serverVersion).catch((err: Error) => {
     throw new LoaderError('CONNECTION', redact(err.message, config.secrets), {}, { cause: err });
   });
   const dropped = await claims.dropLeftoverStaging(target.schema, runKey(runId)).catch(() => 0);
   if (dropped > 0) log.info({ dropped }, `dropped ${dropped} staging tables left by crashed runs`);
-  const pool = createPool(config, plan.poolSize);
+  const pool = createPool(config, plan.poolSize, serverVersion);
   pool.on('error', (err) => log.warn({ err: redact(err.message, config.secrets) }, 'idle connection failed'));
   const workers = new Piscina({
     filename: workerUrl.href,
@@ -251,6 +247,11 @@ async function replaceAll(ctx: RunContext, staged: StagedFile[], results: FileRe
   } finally {
     for (const s of staged) await dropStaging(ctx.pool, s.stagingSql);
   }
+}
+
+function withAdvice(err: Error): string {
+  const advice = adviceFor(sqlStateOf(err));
+  return advice ? `${err.message} (${advice})` : err.message;
 }
 
 function summarize(
