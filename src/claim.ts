@@ -5,7 +5,8 @@
 // "once" is the audit table's unique index, hit inside the merge transaction.
 import pg from 'pg';
 import type { Config } from './config.js';
-import { clientConfig } from './db.js';
+import { clientConfig, endWithin, watchOptions } from './db.js';
+import { watchConnection } from './watchdog.js';
 import { quoteIdent } from './sql.js';
 
 export const STAGING_PREFIX = 'loader_stg_';
@@ -20,7 +21,10 @@ export class Claims {
   private broken = false;
   private chain: Promise<unknown> = Promise.resolve();
 
-  private constructor(private readonly client: pg.Client) {}
+  private constructor(
+    private readonly client: pg.Client,
+    private readonly endMs: number,
+  ) {}
 
   /** One query at a time on the one session: files claim and release concurrently. */
   private query<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
@@ -31,11 +35,12 @@ export class Claims {
 
   static async open(config: Config, key: string, serverVersion = 0): Promise<Claims> {
     const client = new pg.Client(clientConfig(config, serverVersion));
-    const claims = new Claims(client);
+    const claims = new Claims(client, config.connectTimeoutMs);
     client.on('error', () => {
       claims.broken = true;
     });
     await client.connect();
+    watchConnection(client, watchOptions(config, serverVersion));
     await client.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [`loader_run:${key}`]);
     return claims;
   }
@@ -101,6 +106,6 @@ export class Claims {
   }
 
   async close(): Promise<void> {
-    await this.client.end().catch(() => {});
+    await endWithin(this.client, this.endMs);
   }
 }

@@ -113,6 +113,12 @@ function program(): Command {
     .option('--direct', 'append: COPY straight into the table, one stream per file, no staging')
     .option('--connect-timeout <s>', 'seconds to wait for a connection', int('--connect-timeout'), 30)
     .option(
+      '--stall-timeout <s>',
+      'seconds without a byte moving before a statement is checked on, and dropped if stalled (0: off)',
+      int('--stall-timeout'),
+      60,
+    )
+    .option(
       '--memory-limit <size>',
       'Parquet: row-group bytes (uncompressed) decoded and in flight at once, e.g. 512MB, 2GB',
       '1GB',
@@ -196,6 +202,7 @@ export async function main(argv: string[]): Promise<number> {
         rejectsDir: o.rejectsDir as string,
         maxRejects: o.maxRejects as string | undefined,
         connectTimeoutMs: (o.connectTimeout as number) * 1000,
+        stallTimeoutMs: (o.stallTimeout as number) * 1000,
         memoryLimit: o.memoryLimit as string,
         signal: abort.signal,
       },

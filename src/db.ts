@@ -3,6 +3,7 @@
 // the error so a broken connection is evicted; a checked-out client always has an error listener.
 import pg from 'pg';
 import type { Config } from './config.js';
+import { watchConnection, type WatchOptions } from './watchdog.js';
 
 export interface PoolPlan {
   concurrency: number;
@@ -78,24 +79,61 @@ export function clientConfig(
   };
 }
 
+type ConnectionConfig = Pick<Config, 'connection' | 'connectTimeoutMs' | 'timezone' | 'stallTimeoutMs'>;
+
+/** The stall watchdog's options for connections to this server (src/watchdog.ts). */
+export function watchOptions(config: ConnectionConfig, serverVersionNum = 0): WatchOptions {
+  return { stallMs: config.stallTimeoutMs, probe: clientConfig(config, serverVersionNum) };
+}
+
+const poolClients = new WeakMap<pg.Pool, Set<pg.PoolClient>>();
+
 export function createPool(config: Config, max: number, serverVersionNum = 0): pg.Pool {
-  return new pg.Pool({ ...clientConfig(config, serverVersionNum), max, idleTimeoutMillis: 10_000 });
+  const pool = new pg.Pool({ ...clientConfig(config, serverVersionNum), max, idleTimeoutMillis: 10_000 });
+  const watch = watchOptions(config, serverVersionNum);
+  const clients = new Set<pg.PoolClient>();
+  poolClients.set(pool, clients);
+  pool.on('connect', (client) => {
+    clients.add(client);
+    watchConnection(client, watch);
+  });
+  pool.on('remove', (client) => clients.delete(client));
+  return pool;
+}
+
+/** Ends a client, waiting at most `ms` for the server to see it off: a frozen connection never answers the
+ * goodbye, so its socket is destroyed then (the server notices on its own). */
+export async function endWithin(client: pg.Client | pg.PoolClient, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const ended = 'release' in client ? Promise.resolve() : client.end().catch(() => {});
+  await Promise.race([ended, new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+}
+
+/** pool.end(), bounded the same way. */
+export async function endPool(pool: pg.Pool, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([pool.end().catch(() => {}), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+  for (const c of poolClients.get(pool) ?? []) await endWithin(c, 0);
 }
 
 /** The run's first connection, before the server's version is known: tries the settings of the newest servers,
  * then, when the server does not know one of them (42704: an unknown setting refuses the connection), those every
  * supported server knows. Its error listener is set; the caller ends it. */
 export async function connectFirst(
-  config: Pick<Config, 'connection' | 'connectTimeoutMs' | 'timezone'>,
+  config: ConnectionConfig,
 ): Promise<{ client: pg.Client; serverVersion: number }> {
   for (const assumed of [NEWEST, 0]) {
     const client = new pg.Client(clientConfig(config, assumed));
     client.on('error', () => {});
     try {
       await client.connect();
+      watchConnection(client, watchOptions(config, assumed));
       return { client, serverVersion: await serverVersionNum(client) };
     } catch (err) {
-      await client.end().catch(() => {});
+      await endWithin(client, config.connectTimeoutMs);
       if (assumed === 0 || (err as { code?: string }).code !== '42704') throw err;
     }
   }

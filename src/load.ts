@@ -9,7 +9,16 @@ import { ensureAuditTable, insertAudit } from './audit.js';
 import { readTarget, type Target } from './catalog.js';
 import { Claims, runKey } from './claim.js';
 import { redact, resolveConfig, type LoadOptions } from './config.js';
-import { availableConnections, connectFirst, createPool, inTransaction, planPool, withClient } from './db.js';
+import {
+  availableConnections,
+  connectFirst,
+  createPool,
+  endPool,
+  endWithin,
+  inTransaction,
+  planPool,
+  withClient,
+} from './db.js';
 import { discover } from './discover.js';
 import { LoaderError, adviceFor, sqlStateOf } from './errors.js';
 import {
@@ -95,7 +104,7 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
         : new LoaderError('CONNECTION', withAdvice(err as Error), {}, { cause: err });
     throw new LoaderError(e.code, redact(e.message, config.secrets), e.context, { cause: err });
   } finally {
-    await setup?.end().catch(() => {});
+    if (setup) await endWithin(setup, config.connectTimeoutMs);
   }
   log.info(
     {
@@ -180,7 +189,7 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
   } finally {
     await workers.destroy();
     await parquetWorkers.destroy();
-    await pool.end();
+    await endPool(pool, config.connectTimeoutMs);
     await claims.close();
   }
   return summarize(runId, target.sql, target.mode, results, unmatched, started, signal.aborted);
