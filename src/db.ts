@@ -3,6 +3,7 @@
 // the error so a broken connection is evicted; a checked-out client always has an error listener.
 import pg from 'pg';
 import type { Config } from './config.js';
+import { classifyError } from './errors.js';
 import { watchConnection, type WatchOptions } from './watchdog.js';
 
 export interface PoolPlan {
@@ -86,6 +87,10 @@ export function watchOptions(config: ConnectionConfig, serverVersionNum = 0): Wa
   return { stallMs: config.stallTimeoutMs, probe: clientConfig(config, serverVersionNum) };
 }
 
+const onClientError = (): void => {
+  // The error surfaces on the query in flight; this listener only keeps a dead backend from crashing the process.
+};
+
 const poolClients = new WeakMap<pg.Pool, Set<pg.PoolClient>>();
 
 export function createPool(config: Config, max: number, serverVersionNum = 0): pg.Pool {
@@ -94,6 +99,9 @@ export function createPool(config: Config, max: number, serverVersionNum = 0): p
   const clients = new Set<pg.PoolClient>();
   poolClients.set(pool, clients);
   pool.on('connect', (client) => {
+    // For the client's whole life: a backend that dies between two messages of one TCP read (its connection
+    // handed out and terminated at once) emits 'error' before withClient() can listen.
+    client.on('error', onClientError);
     clients.add(client);
     watchConnection(client, watch);
   });
@@ -161,7 +169,10 @@ export async function availableConnections(
   }>(`SELECT current_setting('max_connections')::int AS max_conn,
             current_setting('superuser_reserved_connections')::int
               + coalesce(nullif(current_setting('reserved_connections', true), '')::int, 0) AS reserved,
-            (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend') AS in_use,
+            -- Other roles' rows show a NULL backend_type to a role without pg_read_all_stats: count those that
+            -- have a user (client sessions; at most the logical replication launcher besides, an overcount of one).
+            (SELECT count(*)::int FROM pg_stat_activity
+              WHERE backend_type = 'client backend' OR (backend_type IS NULL AND usename IS NOT NULL)) AS in_use,
             r.rolconnlimit AS role_limit,
             (SELECT count(*)::int FROM pg_stat_activity
               WHERE backend_type = 'client backend' AND usename = current_user) AS role_in_use,
@@ -177,10 +188,6 @@ export async function availableConnections(
   };
 }
 
-const onClientError = (): void => {
-  // The error surfaces on the query in flight; this listener only keeps a dead backend from crashing the process.
-};
-
 /** Runs fn with a pooled client; the client is released in finally, evicted when fn failed with a connection
  * error (a data error leaves the connection usable). */
 export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -190,8 +197,10 @@ export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) =
   try {
     return await fn(client);
   } catch (err) {
-    // Anything but a server-reported error may have left the protocol mid-stream: evict the connection.
-    if (!(err instanceof pg.DatabaseError)) failure = err instanceof Error ? err : new Error(String(err));
+    // Anything but a server-reported error may have left the protocol mid-stream, and a server-reported one of the
+    // retry kind (57P01 terminated, 08xxx) means the session is gone: evict the connection.
+    if (!(err instanceof pg.DatabaseError) || classifyError(err) === 'retry')
+      failure = err instanceof Error ? err : new Error(String(err));
     throw err;
   } finally {
     client.off('error', onClientError);

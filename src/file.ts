@@ -153,8 +153,9 @@ export async function loadFile(
       claimed = res.sha256;
     }
     if (!config.force && target.mode !== 'replace' && res.sha256) {
-      const prev = await withClient(ctx.pool, (c) =>
-        alreadyLoaded(c, target.schema, target.oid, res.sha256!),
+      const prev = await withRetry(
+        () => withClient(ctx.pool, (c) => alreadyLoaded(c, target.schema, target.oid, res.sha256!)),
+        { retries: config.maxRetries, signal },
       );
       if (prev) {
         throw new SkipError(
@@ -215,6 +216,8 @@ export async function loadFile(
                     { sql: copy, source, retries: 0, signal, onRetry },
                     false,
                   ).catch(async (err) => {
+                    // A lost connection is the whole transaction's to retry (withRetry below), not a data error.
+                    if (classifyError(err) === 'retry') throw err;
                     throw await describeCopyError(err, source, {
                       file: path,
                       dialect: prep.dialect,
@@ -242,12 +245,18 @@ export async function loadFile(
 
     // Staging path: create, COPY sub-batches in parallel, verify, merge + audit in one transaction.
     let startTime = '';
-    await withClient(ctx.pool, async (c) => {
-      await c.query(stagingDdl(stagingSql, prep.columns));
-      stagingCreated = true;
-      startTime =
-        (await c.query<{ t: string }>(`SELECT pg_postmaster_start_time()::text AS t`)).rows[0]?.t ?? '';
-    });
+    await withRetry(
+      (attempt) =>
+        withClient(ctx.pool, async (c) => {
+          // A retry after an unclear CREATE: the table may be there, empty.
+          if (attempt > 1) await c.query(`DROP TABLE IF EXISTS ${stagingSql}`);
+          await c.query(stagingDdl(stagingSql, prep.columns));
+          stagingCreated = true;
+          startTime =
+            (await c.query<{ t: string }>(`SELECT pg_postmaster_start_time()::text AS t`)).rows[0]?.t ?? '';
+        }),
+      { retries: config.maxRetries, signal, onRetry },
+    );
     const copy = copySql(stagingSql, fileColumns, prep.dialect);
     const counts = new Map<number, number>();
     const copyOne = async (source: BatchSource): Promise<void> => {
@@ -353,9 +362,13 @@ export async function loadFile(
         { file: path, batches: lost },
         'staging lost rows (server restart?): copying those sub-batches again',
       );
-      if (!(await stagingExists(ctx.pool, stagingSql))) {
-        await withClient(ctx.pool, (c) => c.query(stagingDdl(stagingSql, prep.columns)));
-      }
+      await withRetry(
+        async () => {
+          if (!(await stagingExists(ctx.pool, stagingSql)))
+            await withClient(ctx.pool, (c) => c.query(stagingDdl(stagingSql, prep.columns)));
+        },
+        { retries: config.maxRetries, signal, onRetry },
+      );
       await runBounded(
         sources.filter((s) => lost.includes(s.batch.index)),
         ctx.internalConcurrency,
