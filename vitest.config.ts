@@ -12,6 +12,7 @@ const OLDER = [
   'test/integration/parquet-arrow.test.ts',
   'test/integration/retries.test.ts',
   'test/integration/sessions.test.ts',
+  'test/integration/privileges.test.ts',
 ];
 
 export default defineConfig({

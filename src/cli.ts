@@ -3,6 +3,7 @@
 // prints one summary on stdout and exits 0 (all loaded or skipped), 1 (a file failed), 2 (usage), 3 (the run could
 // not start), 130/143 (interrupted).
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { checkCommand } from './check.js';
 import { LoaderError } from './errors.js';
 import { load } from './load.js';
 import { createLogger } from './log.js';
@@ -26,7 +27,7 @@ export interface Subcommand {
   name: string;
   make(exit: (code: Promise<number>) => void): Command;
 }
-const SUBCOMMANDS: Subcommand[] = [];
+const SUBCOMMANDS: Subcommand[] = [checkCommand];
 
 function usageExit(err: unknown): number {
   if (err instanceof CommanderError) {
