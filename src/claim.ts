@@ -39,9 +39,14 @@ export class Claims {
     client.on('error', () => {
       claims.broken = true;
     });
-    await client.connect();
-    watchConnection(client, watchOptions(config, serverVersion));
-    await client.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [`loader_run:${key}`]);
+    try {
+      await client.connect();
+      watchConnection(client, watchOptions(config, serverVersion));
+      await client.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [`loader_run:${key}`]);
+    } catch (err) {
+      await claims.close();
+      throw err;
+    }
     return claims;
   }
 

@@ -18,7 +18,9 @@ import {
   inTransaction,
   planPool,
   withClient,
+  type PoolPlan,
 } from './db.js';
+import { withRetry } from './retry.js';
 import { discover } from './discover.js';
 import { LoaderError, adviceFor, sqlStateOf } from './errors.js';
 import {
@@ -80,31 +82,46 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
     return summarize(runId, config.tableText, config.mode ?? 'append', [], unmatched, started, false);
   }
 
-  let target: Target;
-  let plan;
+  let target!: Target;
+  let plan!: PoolPlan;
   let serverVersion = 0;
-  let setup: pg.Client | undefined;
+  // The set-up is retried like the rest (a server restarting or full as the run starts): nothing is written
+  // before ensureAuditTable, whose DDL is idempotent.
+  const retry = {
+    retries: config.maxRetries,
+    signal,
+    onRetry: (err: Error, attempt: number) =>
+      log.warn({ attempt, err: redact(err.message, config.secrets) }, 'transient error at start, retrying'),
+  };
   try {
-    ({ client: setup, serverVersion } = await connectFirst(config));
-    target = await readTarget(setup, config);
-    const { available, detail } = await availableConnections(setup);
-    // One connection of the budget is the run's claim session (advisory locks), outside the pool.
-    plan = planPool(config.concurrency, config.internalConcurrency, available - 1);
-    if (plan.concurrency !== config.concurrency || plan.internalConcurrency !== config.internalConcurrency) {
-      log.warn(
-        { wanted: config.concurrency * config.internalConcurrency + 5, available, detail, ...plan },
-        `the server allows ${available} more connections: concurrency lowered to ${plan.concurrency} x ${plan.internalConcurrency}`,
-      );
-    }
-    await ensureAuditTable(setup, target.schema);
+    await withRetry(async () => {
+      let setup: pg.Client | undefined;
+      try {
+        ({ client: setup, serverVersion } = await connectFirst(config));
+        target = await readTarget(setup, config);
+        const { available, detail } = await availableConnections(setup);
+        // One connection of the budget is the run's claim session (advisory locks), outside the pool.
+        plan = planPool(config.concurrency, config.internalConcurrency, available - 1);
+        if (
+          plan.concurrency !== config.concurrency ||
+          plan.internalConcurrency !== config.internalConcurrency
+        ) {
+          log.warn(
+            { wanted: config.concurrency * config.internalConcurrency + 5, available, detail, ...plan },
+            `the server allows ${available} more connections: concurrency lowered to ${plan.concurrency} x ${plan.internalConcurrency}`,
+          );
+        }
+        await ensureAuditTable(setup, target.schema);
+      } finally {
+        if (setup) await endWithin(setup, config.connectTimeoutMs);
+      }
+    }, retry);
   } catch (err) {
     const e =
       err instanceof LoaderError
         ? err
         : new LoaderError('CONNECTION', withAdvice(err as Error), {}, { cause: err });
     throw new LoaderError(e.code, redact(e.message, config.secrets), e.context, { cause: err });
-  } finally {
-    if (setup) await endWithin(setup, config.connectTimeoutMs);
   }
   log.info(
     {
@@ -118,9 +135,11 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
     'run starting',
   );
 
-  const claims = await Claims.open(config, runKey(runId), serverVersion).catch((err: Error) => {
-    throw new LoaderError('CONNECTION', redact(err.message, config.secrets), {}, { cause: err });
-  });
+  const claims = await withRetry(() => Claims.open(config, runKey(runId), serverVersion), retry).catch(
+    (err: Error) => {
+      throw new LoaderError('CONNECTION', redact(err.message, config.secrets), {}, { cause: err });
+    },
+  );
   const dropped = await claims.dropLeftoverStaging(target.schema, runKey(runId)).catch(() => 0);
   if (dropped > 0) log.info({ dropped }, `dropped ${dropped} staging tables left by crashed runs`);
   const pool = createPool(config, plan.poolSize, serverVersion);
