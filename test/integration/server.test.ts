@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startEmbedded, type EmbeddedServer } from '../../bench/embedded.js';
-import { runCli, tempDir } from '../helpers.js';
+import { onFreshConnection, runCli, tempDir } from '../helpers.js';
 
 let server: EmbeddedServer;
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -19,22 +19,8 @@ afterAll(async () => {
 });
 
 /** A query on a fresh connection, retried while the server is down or recovering. */
-async function admin<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
-  for (let i = 0; ; i++) {
-    const c = new pg.Client(server.dsn);
-    c.on('error', () => {});
-    try {
-      await c.connect();
-      try {
-        return (await c.query<T>(sql, params)).rows;
-      } finally {
-        await c.end().catch(() => {});
-      }
-    } catch (err) {
-      if (i > 200) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+function admin<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
+  return onFreshConnection(server.dsn, async (c) => (await c.query<T>(sql, params)).rows);
 }
 
 async function copying(): Promise<boolean> {
