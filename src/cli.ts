@@ -139,6 +139,8 @@ Exit codes: 0 all files loaded or skipped, 1 a file failed, 2 usage error, 3 the
 
 Connection: --dsn, else DATABASE_URL, else libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE.
 
+Before a first load: loader check --dsn URL --table T [--mode M] reports the grants the role lacks.
+
 Cron example:
   15 2 * * *  loader --dsn "$DSN" --table public.events '/data/exports/*.csv' -q`,
     );
