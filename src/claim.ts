@@ -3,9 +3,10 @@
 // from those of a run still working (leave them). A lock on (target, content hash) per file makes a second run
 // skip a file that another run is loading, without waiting. Locks only save duplicate work: the guarantee of
 // "once" is the audit table's unique index, hit inside the merge transaction.
-import type pg from 'pg';
+import pg from 'pg';
 import type { Config } from './config.js';
-import { newClient } from './connection.js';
+import { clientConfig, endWithin, watchOptions } from './db.js';
+import { watchConnection } from './watchdog.js';
 import { quoteIdent } from './sql.js';
 
 export const STAGING_PREFIX = 'loader_stg_';
@@ -20,7 +21,10 @@ export class Claims {
   private broken = false;
   private chain: Promise<unknown> = Promise.resolve();
 
-  private constructor(private readonly client: pg.Client) {}
+  private constructor(
+    private readonly client: pg.Client,
+    private readonly endMs: number,
+  ) {}
 
   /** One query at a time on the one session: files claim and release concurrently. */
   private query<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
@@ -29,14 +33,20 @@ export class Claims {
     return run;
   }
 
-  static async open(config: Config, key: string): Promise<Claims> {
-    const client = newClient(config.connection);
-    const claims = new Claims(client);
+  static async open(config: Config, key: string, serverVersion = 0): Promise<Claims> {
+    const client = new pg.Client(clientConfig(config, serverVersion));
+    const claims = new Claims(client, config.connectTimeoutMs);
     client.on('error', () => {
       claims.broken = true;
     });
-    await client.connect();
-    await client.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [`loader_run:${key}`]);
+    try {
+      await client.connect();
+      watchConnection(client, watchOptions(config, serverVersion));
+      await client.query(`SELECT pg_advisory_lock(hashtextextended($1, 0))`, [`loader_run:${key}`]);
+    } catch (err) {
+      await claims.close();
+      throw err;
+    }
     return claims;
   }
 
@@ -101,6 +111,6 @@ export class Claims {
   }
 
   async close(): Promise<void> {
-    await this.client.end().catch(() => {});
+    await endWithin(this.client, this.endMs);
   }
 }

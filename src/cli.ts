@@ -3,6 +3,7 @@
 // prints one summary on stdout and exits 0 (all loaded or skipped), 1 (a file failed), 2 (usage), 3 (the run could
 // not start), 130/143 (interrupted).
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { checkCommand } from './check.js';
 import { LoaderError } from './errors.js';
 import { readJobsFile, resolveJobs, worstExit, type Job } from './jobs.js';
 import { load, type LoadResult } from './load.js';
@@ -30,7 +31,7 @@ export interface Subcommand {
   name: string;
   make(exit: (code: Promise<number>) => void): Command;
 }
-const SUBCOMMANDS: Subcommand[] = [statusCommand];
+const SUBCOMMANDS: Subcommand[] = [statusCommand, checkCommand];
 
 function usageExit(err: unknown): number {
   if (err instanceof CommanderError) {
@@ -130,6 +131,12 @@ function program(): Command {
       int('--connect-timeout'),
     )
     .option(
+      '--stall-timeout <s>',
+      'seconds without a byte moving before a statement is checked on, and dropped if stalled (0: off)',
+      int('--stall-timeout'),
+      60,
+    )
+    .option(
       '--memory-limit <size>',
       'Parquet: row-group bytes (uncompressed) decoded and in flight at once, e.g. 512MB, 2GB',
       '1GB',
@@ -166,6 +173,8 @@ libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD (else ~/.pgpass or PGPASSFILE), PGDAT
 PGSSLROOTCERT, PGCONNECT_TIMEOUT. sslmode as in libpq: disable, allow, prefer (default), require (encrypted, not
 verified), verify-ca, verify-full.
 
+Before a first load: loader check --dsn URL --table T [--mode M] reports the grants the role lacks.
+
 Cron example:
   15 2 * * *  loader --dsn "$DSN" --table public.events '/data/exports/*.csv' -q
 Several tables in one run: loader --config loader.json (jobs of files, table and options; flags given here win)`,
@@ -200,6 +209,7 @@ function loadOptions(o: Record<string, unknown>, files: string[]): LoadOptions {
     rejectsDir: o.rejectsDir as string,
     maxRejects: o.maxRejects as string | undefined,
     connectTimeoutMs: o.connectTimeout === undefined ? undefined : (o.connectTimeout as number) * 1000,
+    stallTimeoutMs: o.stallTimeout === undefined ? undefined : (o.stallTimeout as number) * 1000,
     memoryLimit: o.memoryLimit as string,
     dryRun: o.dryRun === true,
     createTable: o.createTable === true,

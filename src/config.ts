@@ -58,6 +58,9 @@ export interface LoadOptions {
   maxRejects?: string | number;
   /** milliseconds to wait for a connection (default: the DSN's connect_timeout, else PGCONNECT_TIMEOUT, else 30 s) */
   connectTimeoutMs?: number;
+  /** milliseconds a statement may go without a byte moving before its backend is checked on (default 60000; 0
+   * turns the watchdog off) */
+  stallTimeoutMs?: number;
   /** bytes of Parquet row groups (uncompressed, from the footer) decoded and in flight at once, over the whole run:
    * a number of bytes or a size such as "512MB", "2GB" (default 1GB). A row group larger than this loads alone. */
   memoryLimit?: number | string;
@@ -105,6 +108,7 @@ export interface Config {
   readonly rejectsDir: string;
   readonly maxRejects: RejectLimit;
   readonly connectTimeoutMs: number;
+  readonly stallTimeoutMs: number;
   readonly memoryLimitBytes: number;
   /** undefined: derived from memoryLimitBytes and the thread count when the pool is made */
   readonly wasmMemoryMarkBytes: number | undefined;
@@ -267,6 +271,8 @@ export function resolveConfig(
     rejectsDir: opts.rejectsDir ?? 'rejects',
     maxRejects,
     connectTimeoutMs: connection.connectTimeoutMs,
+    stallTimeoutMs:
+      opts.stallTimeoutMs === 0 ? 0 : positiveInt('--stall-timeout', opts.stallTimeoutMs, 60_000, 86_400_000),
     memoryLimitBytes: byteSize('--memory-limit', opts.memoryLimit, 2 ** 30),
     wasmMemoryMarkBytes:
       opts.wasmMemoryMarkBytes === undefined

@@ -169,8 +169,8 @@ export function resolveConnection(
   };
   // Non-enumerable, as node-postgres does: a password never shows when the object is logged or compared.
   Object.defineProperty(conn, 'password', { value: password, enumerable: false });
-  if (p.get('options'))
-    Object.defineProperty(conn, 'options', { value: p.get('options'), enumerable: false });
+  const options = p.get('options') || env.PGOPTIONS;
+  if (options) Object.defineProperty(conn, 'options', { value: options, enumerable: false });
   return Object.freeze(conn) as Connection;
 }
 
@@ -222,8 +222,9 @@ function startsWithTls(c: Connection): boolean {
 /** The pg.Client / pg.Pool settings. Nothing goes by connection string, so node-postgres applies no sslmode of
  * its own and reads no password file itself. */
 export function clientConfig(c: Connection, extra: pg.PoolConfig = {}): pg.PoolConfig {
+  // loader's own settings first, the DSN's options= (else PGOPTIONS) after them: what the user set wins
   const options = (c as { options?: string }).options;
-  const joined = [options, extra.options].filter(Boolean).join(' ');
+  const joined = [extra.options, options].filter(Boolean).join(' ');
   return {
     host: c.host,
     port: c.port,
@@ -273,7 +274,10 @@ export function serverOffersTls(c: Connection): Promise<boolean> {
 
 /** Connects the run's first session, settling what prefer and allow leave open (TLS or not) for every later
  * connection: the returned Connection has `tls` decided. */
-export async function connectFirst(c: Connection): Promise<{ client: pg.Client; connection: Connection }> {
+export async function connectFirst(
+  c: Connection,
+  extra: pg.PoolConfig = {},
+): Promise<{ client: pg.Client; connection: Connection }> {
   let tls = startsWithTls(c);
   if (tls) {
     const offered = await serverOffersTls(c);
@@ -289,7 +293,7 @@ export async function connectFirst(c: Connection): Promise<{ client: pg.Client; 
     const connection = Object.freeze(
       Object.defineProperties({ ...c, tls: useTls }, passwordOf(c)),
     ) as Connection;
-    const client = new pg.Client(clientConfig(connection));
+    const client = new pg.Client(clientConfig(connection, extra));
     client.on('error', () => {});
     try {
       await client.connect();

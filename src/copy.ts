@@ -7,7 +7,7 @@ import { parse } from 'csv-parse/sync';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { withClient } from './db.js';
-import { LoaderError, classifyError } from './errors.js';
+import { LoaderError, adviceFor, classifyError, sqlStateOf } from './errors.js';
 import { BATCH_COL, BATCH_SETTING, type CopyDialect } from './merge.js';
 import { withRetry } from './retry.js';
 import { recordAtLine, type SubBatchRange } from './scan.js';
@@ -87,9 +87,19 @@ export async function describeCopyError(
   ctx: DataErrorContext,
 ): Promise<LoaderError> {
   if (!(err instanceof pg.DatabaseError) || classifyError(err) !== 'reject') {
-    return err instanceof LoaderError
-      ? err
-      : new LoaderError('DATABASE', (err as Error).message, { file: ctx.file }, { cause: err });
+    if (err instanceof LoaderError) return err;
+    if (classifyError(err) === 'retry') {
+      const m = (err as Error).message;
+      return new LoaderError('CONNECTION', `gave up after retries: ${m}`, { file: ctx.file }, { cause: err });
+    }
+    const sqlState = sqlStateOf(err);
+    const advice = adviceFor(sqlState);
+    return new LoaderError(
+      'DATABASE',
+      `${(err as Error).message}${advice ? ` (${advice})` : ''}`,
+      { file: ctx.file, sqlState },
+      { cause: err },
+    );
   }
   const where = err.where ?? '';
   const m = /\bline (\d+)(?:, column ([^:]+?))?(?::|$)/m.exec(where);

@@ -81,6 +81,22 @@ export function classifyError(err: unknown): ErrorClass {
   return 'fatal';
 }
 
+/** Advice for an error a server setting caused, naming the setting. loader starts its sessions with these at 0,
+ * so one that still fires was set where loader cannot override it (the DSN's `options=`, or by an administrator). */
+export function adviceFor(sqlState: string | undefined): string | undefined {
+  const setting: Record<string, string> = {
+    '57014': 'statement_timeout (or a pg_cancel_backend())',
+    '55P03': 'lock_timeout',
+    '25P03': 'idle_in_transaction_session_timeout',
+    '25P04': 'transaction_timeout',
+    '57P05': 'idle_session_timeout',
+  };
+  const name = sqlState ? setting[sqlState] : undefined;
+  return name
+    ? `the server's ${name} ended it: loader sets it to 0 for its own sessions unless the DSN's options= sets it`
+    : undefined;
+}
+
 export function sqlStateOf(err: unknown): string | undefined {
   return err instanceof pg.DatabaseError ? err.code : undefined;
 }

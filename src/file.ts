@@ -13,7 +13,7 @@ import type { Config } from './config.js';
 import { redact } from './config.js';
 import { copyBatch, copyOn, describeCopyError, tagBatch, type BatchSource } from './copy.js';
 import { withClient, inTransaction } from './db.js';
-import { LoaderError, classifyError, sqlStateOf } from './errors.js';
+import { LoaderError, adviceFor, classifyError, sqlStateOf } from './errors.js';
 import { copySql, mergeSql, stagingDdl, type FileColumn } from './merge.js';
 import type { ParquetPool } from './parquet/pool.js';
 import type { ParquetStats } from './parquet/source.js';
@@ -177,8 +177,9 @@ export async function loadFile(
       claimed = res.sha256;
     }
     if (!config.force && target.mode !== 'replace' && res.sha256) {
-      const prev = await withClient(ctx.pool, (c) =>
-        alreadyLoaded(c, target.schema, target.oid, res.sha256!),
+      const prev = await withRetry(
+        () => withClient(ctx.pool, (c) => alreadyLoaded(c, target.schema, target.oid, res.sha256!)),
+        { retries: config.maxRetries, signal },
       );
       if (prev) {
         throw new SkipError(
@@ -250,6 +251,8 @@ export async function loadFile(
                     { sql: copy, source, retries: 0, signal, onRetry },
                     false,
                   ).catch(async (err) => {
+                    // A lost connection is the whole transaction's to retry (withRetry below), not a data error.
+                    if (classifyError(err) === 'retry') throw err;
                     throw await describeCopyError(err, source, {
                       file: path,
                       dialect: prep.dialect,
@@ -279,12 +282,18 @@ export async function loadFile(
 
     // Staging path: create, COPY sub-batches in parallel, verify, merge + audit in one transaction.
     let startTime = '';
-    await withClient(ctx.pool, async (c) => {
-      await c.query(stagingDdl(stagingSql, prep.columns));
-      stagingCreated = true;
-      startTime =
-        (await c.query<{ t: string }>(`SELECT pg_postmaster_start_time()::text AS t`)).rows[0]?.t ?? '';
-    });
+    await withRetry(
+      (attempt) =>
+        withClient(ctx.pool, async (c) => {
+          // A retry after an unclear CREATE: the table may be there, empty.
+          if (attempt > 1) await c.query(`DROP TABLE IF EXISTS ${stagingSql}`);
+          await c.query(stagingDdl(stagingSql, prep.columns));
+          stagingCreated = true;
+          startTime =
+            (await c.query<{ t: string }>(`SELECT pg_postmaster_start_time()::text AS t`)).rows[0]?.t ?? '';
+        }),
+      { retries: config.maxRetries, signal, onRetry },
+    );
     const copy = copySql(stagingSql, fileColumns, prep.dialect);
     const counts = new Map<number, number>();
     const copyOne = async (source: BatchSource): Promise<void> => {
@@ -397,9 +406,13 @@ export async function loadFile(
         { file: path, batches: lost },
         'staging lost rows (server restart?): copying those sub-batches again',
       );
-      if (!(await stagingExists(ctx.pool, stagingSql))) {
-        await withClient(ctx.pool, (c) => c.query(stagingDdl(stagingSql, prep.columns)));
-      }
+      await withRetry(
+        async () => {
+          if (!(await stagingExists(ctx.pool, stagingSql)))
+            await withClient(ctx.pool, (c) => c.query(stagingDdl(stagingSql, prep.columns)));
+        },
+        { retries: config.maxRetries, signal, onRetry },
+      );
       await runBounded(
         sources.filter((s) => lost.includes(s.batch.index)),
         ctx.internalConcurrency,
@@ -502,9 +515,10 @@ export function toLoaderError(err: unknown, cancelled: boolean, reason?: unknown
   if (cls === 'retry')
     return new LoaderError('CONNECTION', `gave up after retries: ${e.message}`, {}, { cause: err });
   const sqlState = sqlStateOf(err);
+  const advice = adviceFor(sqlState);
   return new LoaderError(
     sqlState ? 'DATABASE' : 'INTERNAL',
-    e.message ?? String(err),
+    `${e.message ?? String(err)}${advice ? ` (${advice})` : ''}`,
     { sqlState },
     { cause: err },
   );

@@ -10,19 +10,22 @@ import { ensureAuditTable, insertAudit } from './audit.js';
 import { readTarget, type Target } from './catalog.js';
 import { Claims, runKey } from './claim.js';
 import { redact, resolveConfig, type Config, type LoadOptions } from './config.js';
-import { connectFirst } from './connection.js';
 import { ensureTarget, type Created } from './createtable.js';
 import {
   availableConnections,
+  connectFirst,
   createPool,
+  endPool,
+  endWithin,
   inTransaction,
   planPool,
   withClient,
   type PoolPlan,
 } from './db.js';
 import { dryRun, type RunPlan } from './dryrun.js';
+import { withRetry } from './retry.js';
 import { discover } from './discover.js';
-import { LoaderError } from './errors.js';
+import { LoaderError, adviceFor, sqlStateOf } from './errors.js';
 import {
   auditRow,
   loadFile,
@@ -104,40 +107,60 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
     return summarize(runId, config.tableText, config.mode ?? 'append', [], unmatched, started, false);
   }
 
-  let target: Target;
-  let plan;
+  let target!: Target;
+  let plan!: PoolPlan;
+  let serverVersion = 0;
   let available = Number.POSITIVE_INFINITY;
   let created: Created | undefined;
   if (config.connection.warning) log.warn(config.connection.warning);
-  let setup: pg.Client | undefined;
+  // The set-up is retried like the rest (a server restarting or full as the run starts): nothing is written
+  // before ensureAuditTable, whose DDL is idempotent (as is --create-table's CREATE TABLE IF NOT EXISTS).
+  const retry = {
+    retries: config.maxRetries,
+    signal,
+    onRetry: (err: Error, attempt: number) =>
+      log.warn({ attempt, err: redact(err.message, config.secrets) }, 'transient error at start, retrying'),
+  };
   try {
-    // The first session settles TLS for sslmode prefer/allow; every later connection of the run does the same.
-    const first = await connectFirst(config.connection);
-    setup = first.client;
-    config = Object.freeze({ ...config, connection: first.connection });
-    created = config.createTable ? await ensureTarget(setup, config, files[0]!) : undefined;
-    if (created && !config.dryRun) log.info({ sql: created.sql }, `created ${config.tableText}`);
-    target = created?.planned ?? (await readTarget(setup, config));
-    const free = await availableConnections(setup);
-    const detail = free.detail;
-    available = free.available;
-    // One connection of the budget is the run's claim session (advisory locks), outside the pool.
-    plan = planPool(config.concurrency, config.internalConcurrency, available - 1);
-    if (plan.concurrency !== config.concurrency || plan.internalConcurrency !== config.internalConcurrency) {
-      log.warn(
-        { wanted: config.concurrency * config.internalConcurrency + 5, available, detail, ...plan },
-        `the server allows ${available} more connections: concurrency lowered to ${plan.concurrency} x ${plan.internalConcurrency}`,
-      );
-    }
-    if (!config.dryRun) await ensureAuditTable(setup, target.schema);
+    await withRetry(async () => {
+      let setup: pg.Client | undefined;
+      try {
+        // The first session settles TLS for sslmode prefer/allow; every later connection of the run does the same.
+        let connection;
+        ({ client: setup, serverVersion, connection } = await connectFirst(config));
+        config = Object.freeze({ ...config, connection });
+        created = config.createTable ? await ensureTarget(setup, config, files[0]!) : undefined;
+        if (created && !config.dryRun) log.info({ sql: created.sql }, `created ${config.tableText}`);
+        target = created?.planned ?? (await readTarget(setup, config));
+        const free = await availableConnections(setup);
+        available = free.available;
+        // One connection of the budget is the run's claim session (advisory locks), outside the pool.
+        plan = planPool(config.concurrency, config.internalConcurrency, available - 1);
+        if (
+          plan.concurrency !== config.concurrency ||
+          plan.internalConcurrency !== config.internalConcurrency
+        ) {
+          log.warn(
+            {
+              wanted: config.concurrency * config.internalConcurrency + 5,
+              available,
+              detail: free.detail,
+              ...plan,
+            },
+            `the server allows ${available} more connections: concurrency lowered to ${plan.concurrency} x ${plan.internalConcurrency}`,
+          );
+        }
+        if (!config.dryRun) await ensureAuditTable(setup, target.schema);
+      } finally {
+        if (setup) await endWithin(setup, config.connectTimeoutMs);
+      }
+    }, retry);
   } catch (err) {
     const e =
       err instanceof LoaderError
         ? err
-        : new LoaderError('CONNECTION', (err as Error).message, {}, { cause: err });
+        : new LoaderError('CONNECTION', withAdvice(err as Error), {}, { cause: err });
     throw new LoaderError(e.code, redact(e.message, config.secrets), e.context, { cause: err });
-  } finally {
-    await setup?.end().catch(() => {});
   }
   log.info(
     {
@@ -169,12 +192,14 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
       exitCode: r.exitCode || (runPlan.files.some((f) => f.action === 'fail') ? 1 : 0),
     };
   }
-  const claims = await Claims.open(config, runKey(runId)).catch((err: Error) => {
-    throw new LoaderError('CONNECTION', redact(err.message, config.secrets), {}, { cause: err });
-  });
+  const claims = await withRetry(() => Claims.open(config, runKey(runId), serverVersion), retry).catch(
+    (err: Error) => {
+      throw new LoaderError('CONNECTION', redact(err.message, config.secrets), {}, { cause: err });
+    },
+  );
   const dropped = await claims.dropLeftoverStaging(target.schema, runKey(runId)).catch(() => 0);
   if (dropped > 0) log.info({ dropped }, `dropped ${dropped} staging tables left by crashed runs`);
-  const pool = createPool(config, plan.poolSize);
+  const pool = createPool(config, plan.poolSize, serverVersion);
   pool.on('error', (err) => log.warn({ err: redact(err.message, config.secrets) }, 'idle connection failed'));
   const { workers, parquetWorkers } = startWorkers(config, plan);
   const results: FileResult[] = new Array(files.length);
@@ -256,7 +281,7 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
   } finally {
     await workers.destroy();
     await parquetWorkers.destroy();
-    await pool.end();
+    await endPool(pool, config.connectTimeoutMs);
     await claims.close();
   }
   await moveFiles(config, results, log);
@@ -346,6 +371,11 @@ async function replaceAll(ctx: RunContext, staged: StagedFile[], results: FileRe
   } finally {
     for (const s of staged) await dropStaging(ctx.pool, s.stagingSql);
   }
+}
+
+function withAdvice(err: Error): string {
+  const advice = adviceFor(sqlStateOf(err));
+  return advice ? `${err.message} (${advice})` : err.message;
 }
 
 function summarize(

@@ -138,3 +138,23 @@ export async function waitForCopy(db: TestDb, since = new Date(0), tries = 2000)
   }
   return false;
 }
+
+/** Runs fn on a fresh connection to `dsn`, retried while the server is down or recovering (tests that restart
+ * or crash their own server). */
+export async function onFreshConnection<T>(dsn: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    const c = new pg.Client(dsn);
+    c.on('error', () => {});
+    try {
+      await c.connect();
+      try {
+        return await fn(c);
+      } finally {
+        await c.end().catch(() => {});
+      }
+    } catch (err) {
+      if (i > 100) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}

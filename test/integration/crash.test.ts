@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { load } from '../../dist/src/index.js';
 import { startEmbedded, type EmbeddedServer } from '../../bench/embedded.js';
-import { tempDir } from '../helpers.js';
+import { onFreshConnection, tempDir } from '../helpers.js';
 
 let server: EmbeddedServer;
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -19,22 +19,8 @@ afterAll(async () => {
   await dir?.remove();
 });
 
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  for (let i = 0; ; i++) {
-    const c = new pg.Client(server.dsn);
-    c.on('error', () => {});
-    try {
-      await c.connect();
-      try {
-        return await fn(c);
-      } finally {
-        await c.end().catch(() => {});
-      }
-    } catch (err) {
-      if (i > 100) throw err;
-      await new Promise((r) => setTimeout(r, 100)); // the server is recovering
-    }
-  }
+function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  return onFreshConnection(server.dsn, fn);
 }
 
 describe('a server crash mid-load', () => {

@@ -16,49 +16,57 @@ function rows(n: number): string {
 }
 
 describe('a connection killed during COPY', () => {
-  it('retries the sub-batch: the table ends with exactly the file rows, the audit row counts the retries', async () => {
-    await env.db.query('CREATE TABLE killed (id int, payload text)');
-    const n = 150_000;
-    const f = await env.dir.write('killed.csv', rows(n));
+  // Staging: the killed sub-batch is sent again. Direct (one transaction straight into the target): the whole
+  // transaction is (regression: the direct path failed a lost COPY as DATABASE, never retrying it).
+  it.each([
+    ['staging', 'killed', { internalConcurrency: 2 }],
+    ['direct', 'killed_direct', { direct: true }],
+  ] as const)(
+    '%s: retried, the table ends with exactly the file rows, the audit row counts the retries',
+    async (_, table, how) => {
+      await env.db.query(`CREATE TABLE ${table} (id int, payload text)`);
+      const n = 150_000;
+      const f = await env.dir.write(`${table}.csv`, rows(n));
 
-    // The test's own admin connection kills loader COPYs (of this database) until two die or the load ends; two,
-    // so that one landing just as its COPY completed (no retry needed) cannot make the test flaky.
-    const admin = new pg.Client(env.db.dsn);
-    await admin.connect();
-    let running = true;
-    let kills = 0;
-    const killer = (async () => {
-      while (running && kills < 2) {
-        const { rows: killed } = await admin.query<{ ok: boolean }>(
-          `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+      // The test's own admin connection kills loader COPYs (of this database) until two die or the load ends; two,
+      // so that one landing just as its COPY completed (no retry needed) cannot make the test flaky.
+      const admin = new pg.Client(env.db.dsn);
+      await admin.connect();
+      let running = true;
+      let kills = 0;
+      const killer = (async () => {
+        while (running && kills < 2) {
+          const { rows: killed } = await admin.query<{ ok: boolean }>(
+            `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
             WHERE application_name = 'loader' AND datname = current_database()
               AND state = 'active' AND query ILIKE 'COPY%'`,
-        );
-        kills += killed.filter((k) => k.ok).length;
-        await new Promise((r) => setTimeout(r, 20));
+          );
+          kills += killed.filter((k) => k.ok).length;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
+      try {
+        const r = await env.load(table, [f], { batchSize: 2_500, maxRetries: 5, ...how });
+        running = false;
+        await killer;
+        expect(r.exitCode).toBe(0);
+        expect(kills).toBeGreaterThanOrEqual(1);
+        expect(await env.num(`SELECT count(*) FROM ${table}`)).toBe(n);
+        expect(await env.num(`SELECT count(DISTINCT id) FROM ${table}`)).toBe(n);
+        expect(await env.num(`SELECT min(id) FROM ${table}`)).toBe(0);
+        expect(await env.num(`SELECT max(id) FROM ${table}`)).toBe(n - 1);
+        const [a] = (await auditRows(env.db)).filter((x) => x.file_path === f);
+        expect(a?.status).toBe('succeeded');
+        expect(a?.rows_inserted).toBe(String(n));
+        expect(a?.retries).toBeGreaterThanOrEqual(1);
+        expect(r.files[0]?.retries).toBe(a?.retries);
+      } finally {
+        running = false;
+        await killer.catch(() => {});
+        await admin.end();
       }
-    })();
-    try {
-      const r = await env.load('killed', [f], { batchSize: 2_500, internalConcurrency: 2, maxRetries: 5 });
-      running = false;
-      await killer;
-      expect(r.exitCode).toBe(0);
-      expect(kills).toBeGreaterThanOrEqual(1);
-      expect(await env.num('SELECT count(*) FROM killed')).toBe(n);
-      expect(await env.num('SELECT count(DISTINCT id) FROM killed')).toBe(n);
-      expect(await env.num('SELECT min(id) FROM killed')).toBe(0);
-      expect(await env.num('SELECT max(id) FROM killed')).toBe(n - 1);
-      const [a] = (await auditRows(env.db)).filter((x) => x.file_path === f);
-      expect(a?.status).toBe('succeeded');
-      expect(a?.rows_inserted).toBe(String(n));
-      expect(a?.retries).toBeGreaterThanOrEqual(1);
-      expect(r.files[0]?.retries).toBe(a?.retries);
-    } finally {
-      running = false;
-      await killer.catch(() => {});
-      await admin.end();
-    }
-  });
+    },
+  );
 });
 
 describe('re-runs', () => {
