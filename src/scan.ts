@@ -165,6 +165,11 @@ export class RecordScanner {
     this.batchRecords = 0;
   }
 
+  /** The header record's range once it has been seen. */
+  headerRange(): ByteRange | undefined {
+    return this.header;
+  }
+
   /** The sub-batches cut so far, without ending the input (a sample may stop inside a quoted field). */
   completed(): readonly SubBatchRange[] {
     return this.batches;
