@@ -1,10 +1,10 @@
 // The tuner's scenarios and their generated data: the seeded rows as 1 CSV file, as N files, as 1,000 small files,
 // as one Parquet file (the same rows, written by DuckDB), and the large files of the memory scenarios (a ~2 GB CSV
 // file; a ~1 GB Parquet file with row groups of up to 64 MB). Each dataset is written once per run, on first use.
+import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import fg from 'fast-glob';
 import type pg from 'pg';
 import { BENCH_COLUMNS, writeDataset } from './dataset.js';
@@ -104,9 +104,12 @@ export class Datasets {
       const headerBytes = BENCH_COLUMNS.join(',').length + 1;
       const w = createWriteStream(out);
       for (let i = 0; i < copies; i++) {
-        const r = createReadStream(src.files[0]!, { start: i === 0 ? 0 : headerBytes });
-        await pipeline(r, w, { end: i === copies - 1 });
+        for await (const chunk of createReadStream(src.files[0]!, { start: i === 0 ? 0 : headerBytes })) {
+          if (!w.write(chunk)) await once(w, 'drain');
+        }
       }
+      w.end();
+      await once(w, 'finish');
       return { files: [out], bytes: (await stat(out)).size, rows: src.rows * copies };
     });
   }

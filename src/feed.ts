@@ -31,6 +31,15 @@ export class BatchFeed {
     this.settled.catch(() => {}); // observed through end() or the iteration
   }
   private onEnd: (r: { totals?: ScanTotals; error?: Error }) => void = () => {};
+  /** starts the scan; cleared once called */
+  private start: (() => void) | undefined;
+  private onCancel: (() => void) | undefined;
+
+  private begin(): void {
+    const s = this.start;
+    this.start = undefined;
+    s?.();
+  }
 
   /** All sub-batches known already. */
   static of(sources: BatchSource[], totals: ScanTotals): BatchFeed {
@@ -40,7 +49,8 @@ export class BatchFeed {
     return f;
   }
 
-  /** Starts the record scan of a CSV file in a plan worker; sub-batches arrive as the scan cuts them. */
+  /** The record scan of a CSV file in a plan worker, started on first use (from() or end(): after the claim, so a
+   * skipped file costs no scan); sub-batches arrive as the scan cuts them. */
   static scan(
     workers: Piscina,
     task: Omit<PlanTask, 'port'>,
@@ -65,12 +75,14 @@ export class BatchFeed {
         });
     });
     const signal = AbortSignal.any([opts.signal, f.stop.signal]);
-    workers
-      .run({ ...task, port: port2 }, { transferList: [port2] as never, signal })
-      .catch((err: unknown) => {
-        port1.close();
-        f.finish({ error: err instanceof Error ? err : new Error(String(err)) });
-      });
+    f.start = () =>
+      void workers
+        .run({ ...task, port: port2 }, { transferList: [port2] as never, signal })
+        .catch((err: unknown) => {
+          port1.close();
+          f.finish({ error: err instanceof Error ? err : new Error(String(err)) });
+        });
+    f.onCancel = () => port1.close();
     return f;
   }
 
@@ -89,17 +101,27 @@ export class BatchFeed {
 
   /** The scan's totals once it has ended; rejects with its error (a CSV error names the line). */
   end(): Promise<ScanTotals> {
+    this.begin();
     return this.settled;
   }
 
   /** Stops a scan still running (the file failed): its worker is freed for other files. */
   cancel(): void {
-    if (!this.ended) this.stop.abort(new Error('the file failed'));
+    if (this.ended) return;
+    if (this.start) {
+      // never started (the file was skipped or failed before its first COPY)
+      this.start = undefined;
+      this.onCancel?.();
+      this.finish({ error: new Error('the file failed') });
+      return;
+    }
+    this.stop.abort(new Error('the file failed'));
   }
 
   /** The sub-batches from index `from` on, waiting for the scan to cut them; throws the scan's error. One iterator
    * may be shared by several consumers (an async generator hands out each item once). */
   async *from(from = 0): AsyncGenerator<BatchSource> {
+    this.begin();
     for (let i = from; ;) {
       if (i < this.sources.length) {
         yield this.sources[i++]!;
