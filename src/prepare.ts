@@ -9,7 +9,7 @@ import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
-import type { HashResult, HashTask, PlanTask } from '../workers/plan.js';
+import type { HashAndScanResult, HashResult, HashTask, PlanTask } from '../workers/plan.js';
 import { mapColumns } from './columns.js';
 import type { BatchSource } from './copy.js';
 import { detect, type Detected } from './detect.js';
@@ -108,15 +108,31 @@ export async function prepare(
     header,
     skipBytes: s.bom ? 3 : 0,
   };
-  // A file within the sample (not gzip: the sample is its bytes on disk) is hashed and scanned here at once.
+  // A file within the sample (not gzip: the sample is its bytes on disk) is hashed and scanned here at once; a file
+  // of about one sub-batch in one worker task (nothing to overlap); a larger one is hashed first, then scanned
+  // alongside its COPYs.
   const inSample = detected.sampleIsAll && !detected.gzip;
-  const hashed = inSample
-    ? { ok: true as const, sha256: createHash('sha256').update(detected.sample).digest('hex') }
-    : ((await ctx.workers.run({ path } satisfies HashTask, { name: 'hash', signal })) as HashResult);
-  if (!hashed.ok) throw new LoaderError('READ', hashed.message, { file: path });
-  res.sha256 = hashed.sha256;
+  const oneBatch =
+    !detected.gzip && detected.bytes <= bytesPerRecord(detected.sample, task) * config.batchSize;
+  let whole: ScanResult | undefined;
+  if (inSample) {
+    res.sha256 = createHash('sha256').update(detected.sample).digest('hex');
+  } else if (oneBatch) {
+    const r = (await ctx.workers.run(task, { name: 'hashAndScan', signal })) as HashAndScanResult;
+    if (r.sha256) res.sha256 = r.sha256;
+    if (!r.ok)
+      throw new LoaderError(r.kind === 'csv' ? 'CSV' : 'READ', r.message, { file: path, line: r.line });
+    whole = r.scan;
+  } else {
+    const hashed = (await ctx.workers.run({ path } satisfies HashTask, {
+      name: 'hash',
+      signal,
+    })) as HashResult;
+    if (!hashed.ok) throw new LoaderError('READ', hashed.message, { file: path });
+    res.sha256 = hashed.sha256;
+  }
   await ensureUnchanged(path, detected);
-  const whole = inSample ? scanAll(path, detected.sample, task) : undefined;
+  if (inSample) whole = scanAll(path, detected.sample, task);
   if (whole) res.rowsRead = whole.records;
   const headerRange = whole ? whole.header : header ? await findHeader(path, detected, task) : undefined;
   let headerFields: string[] | undefined;
@@ -152,9 +168,7 @@ export async function prepare(
     ? BatchFeed.of(whole.batches.map(sources), whole)
     : BatchFeed.scan(ctx.workers, task, path, sources, {
         signal,
-        // a guess from the sample's bytes per record: a file of about one sub-batch goes straight in
-        singleBatch:
-          !detected.gzip && detected.bytes <= bytesPerRecord(detected.sample, task) * config.batchSize,
+        singleBatch: false, // a file of about one sub-batch was scanned whole above
       });
   return { detected, dialect, scan, columns, headerBytes, feed };
 }

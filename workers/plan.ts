@@ -48,44 +48,68 @@ export async function hash(task: HashTask): Promise<HashResult> {
   }
 }
 
+/** `plan`'s scan without a port: sha256 and the whole scan in one pass, for a file of about one sub-batch (nothing
+ * to overlap: one task instead of two). */
+export async function hashAndScan(task: Omit<PlanTask, 'port'>): Promise<HashAndScanResult> {
+  const h = createHash('sha256');
+  let fileBytes = 0;
+  const onRaw = (chunk: Buffer): void => {
+    h.update(chunk);
+    fileBytes += chunk.length;
+  };
+  const r = await scanFile(task, onRaw, () => {});
+  const sha256 = h.digest('hex');
+  return r.ok ? { ...r, sha256, fileBytes } : r.kind === 'csv' ? { ...r, sha256, fileBytes } : r;
+}
+
+export type HashAndScanResult =
+  | { ok: true; sha256: string; fileBytes: number; scan: ScanResult }
+  | { ok: false; kind: 'csv' | 'read'; message: string; line?: number; sha256?: string; fileBytes?: number };
+
 export default async function plan(task: PlanTask): Promise<void> {
   const { port } = task;
-  const post = (m: PlanMessage): void => port.postMessage(m);
-  const scanner = new RecordScanner({
-    quote: task.quote,
-    escape: task.escape,
-    batchSize: task.batchSize,
-    header: task.header,
-    skipBytes: task.skipBytes,
-  });
+  try {
+    const r = await scanFile(task, undefined, (batch) => port.postMessage({ batch } satisfies PlanMessage));
+    const end: PlanEnd = r.ok
+      ? { ok: true, scan: { records: r.scan.records, bytes: r.scan.bytes }, batches: r.scan.batches.length }
+      : r;
+    port.postMessage({ end } satisfies PlanMessage);
+  } finally {
+    port.close();
+  }
+}
+
+/** Reads the file (raw bytes to onRaw), scans the decoded bytes, hands each sub-batch to onBatch as it is cut. */
+async function scanFile(
+  task: Omit<PlanTask, 'port'>,
+  onRaw: ((chunk: Buffer) => void) | undefined,
+  onBatch: (b: SubBatchRange) => void,
+): Promise<{ ok: true; scan: ScanResult } | Extract<PlanEnd, { ok: false }>> {
+  const scanner = new RecordScanner(task);
   let sent = 0;
   const flushNew = (): void => {
     const done = scanner.completed();
-    while (sent < done.length) post({ batch: done[sent++]! });
+    while (sent < done.length) onBatch(done[sent++]!);
   };
   try {
     const raw = createReadStream(task.path, { highWaterMark: 1 << 20 });
+    if (onRaw) raw.on('data', (chunk) => onRaw(chunk as Buffer));
     const decoded = task.gzip ? raw.pipe(createGunzip()) : raw;
     if (task.gzip) raw.on('error', (err) => decoded.destroy(err));
     for await (const chunk of decoded) {
       scanner.push(chunk as Buffer);
       flushNew();
     }
-    const { batches, ...scan } = scanner.finish();
+    const scan = scanner.finish();
     flushNew();
-    post({ end: { ok: true, scan, batches: batches.length } });
+    return { ok: true, scan };
   } catch (err) {
-    if (err instanceof CsvScanError) {
-      post({ end: { ok: false, kind: 'csv', message: err.message, line: err.line } });
-    } else {
-      const e = err as NodeJS.ErrnoException;
-      const what =
-        task.gzip && e.code?.startsWith('Z_')
-          ? `gzip stream is corrupt or truncated (${e.message})`
-          : e.message;
-      post({ end: { ok: false, kind: 'read', message: what } });
-    }
-  } finally {
-    port.close();
+    if (err instanceof CsvScanError) return { ok: false, kind: 'csv', message: err.message, line: err.line };
+    const e = err as NodeJS.ErrnoException;
+    const what =
+      task.gzip && e.code?.startsWith('Z_')
+        ? `gzip stream is corrupt or truncated (${e.message})`
+        : e.message;
+    return { ok: false, kind: 'read', message: what };
   }
 }

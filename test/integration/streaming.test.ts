@@ -98,14 +98,23 @@ describe('the scan feed', () => {
 });
 
 describe('a header longer than the detection sample', () => {
-  it('is read past the sample and its columns mapped', async () => {
-    await env.db.query('CREATE TABLE long_header (id int, note text)');
-    const extra = `"${'h'.repeat(100_000)}"`;
-    const rows = Array.from({ length: 3_000 }, (_, i) => `${i},note ${i},x\n`).join('');
-    const f = await env.dir.write('long_header.csv', `id,note,${extra}\n${rows}`);
-    const r = await env.load('long_header', [f], { batchSize: 1000, ignoreExtraColumns: true });
-    expect(r.exitCode).toBe(0);
-    expect(await env.num('SELECT count(*) FROM long_header')).toBe(3_000);
-    expect(await env.rows('SELECT note FROM long_header WHERE id = 2999')).toEqual([{ note: 'note 2999' }]);
-  });
+  // plain: no whole record in the sample, so no size guess: hashed and scanned in one task (3 sub-batches);
+  // gzip: hashed first, the header read on past the sample, the sub-batches scanned alongside the COPYs.
+  for (const gzip of [false, true]) {
+    it(`is read past the sample and its columns mapped${gzip ? ' (gzip)' : ''}`, async () => {
+      const table = `long_header_${gzip ? 'gz' : 'plain'}`;
+      await env.db.query(`CREATE TABLE ${table} (id int, note text)`);
+      const extra = `"${'h'.repeat(100_000)}"`;
+      const rows = Array.from({ length: 3_000 }, (_, i) => `${i},note ${i},x\n`).join('');
+      const body = `id,note,${extra}\n${rows}`;
+      const f = gzip
+        ? await env.dir.write(`${table}.csv.gz`, gzipSync(body))
+        : await env.dir.write(`${table}.csv`, body);
+      const r = await env.load(table, [f], { batchSize: 1000, ignoreExtraColumns: true });
+      expect(r.exitCode).toBe(0);
+      expect(r.files[0]?.subBatches).toBe(3);
+      expect(await env.num(`SELECT count(*) FROM ${table}`)).toBe(3_000);
+      expect(await env.rows(`SELECT note FROM ${table} WHERE id = 2999`)).toEqual([{ note: 'note 2999' }]);
+    });
+  }
 });
