@@ -6,7 +6,7 @@
 // COPYed into staging or into the file's transaction is rolled back with it.
 import { MessageChannel } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
-import type { PlanMessage, PlanTask } from '../workers/plan.js';
+import type { PlanMessage, PlanTask, PlanWork } from '../workers/plan.js';
 import type { BatchSource } from './copy.js';
 import { LoaderError } from './errors.js';
 import type { ScanResult, SubBatchRange } from './scan.js';
@@ -77,7 +77,10 @@ export class BatchFeed {
     const signal = AbortSignal.any([opts.signal, f.stop.signal]);
     f.start = () =>
       void workers
-        .run({ ...task, port: port2 }, { transferList: [port2] as never, signal })
+        .run({ op: 'plan', ...task, port: port2 } satisfies PlanWork, {
+          transferList: [port2] as never,
+          signal,
+        })
         .catch((err: unknown) => {
           port1.close();
           f.finish({ error: err instanceof Error ? err : new Error(String(err)) });

@@ -9,7 +9,7 @@ import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
-import type { HashAndScanResult, HashResult, HashTask, PlanTask } from '../workers/plan.js';
+import type { HashAndScanResult, HashResult, PlanTask, PlanWork } from '../workers/plan.js';
 import { mapColumns } from './columns.js';
 import type { BatchSource } from './copy.js';
 import { detect, type Detected } from './detect.js';
@@ -118,16 +118,15 @@ export async function prepare(
   if (inSample) {
     res.sha256 = createHash('sha256').update(detected.sample).digest('hex');
   } else if (oneBatch) {
-    const r = (await ctx.workers.run(task, { name: 'hashAndScan', signal })) as HashAndScanResult;
+    const work: PlanWork = { op: 'hashAndScan', ...task };
+    const r = (await ctx.workers.run(work, { signal })) as HashAndScanResult;
     if (r.sha256) res.sha256 = r.sha256;
     if (!r.ok)
       throw new LoaderError(r.kind === 'csv' ? 'CSV' : 'READ', r.message, { file: path, line: r.line });
     whole = r.scan;
   } else {
-    const hashed = (await ctx.workers.run({ path } satisfies HashTask, {
-      name: 'hash',
-      signal,
-    })) as HashResult;
+    const work: PlanWork = { op: 'hash', path };
+    const hashed = (await ctx.workers.run(work, { signal })) as HashResult;
     if (!hashed.ok) throw new LoaderError('READ', hashed.message, { file: path });
     res.sha256 = hashed.sha256;
   }

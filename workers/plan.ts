@@ -12,6 +12,18 @@ export interface HashTask {
   path: string;
 }
 
+/** The worker's one entry point: piscina loads a named export with require() on first use in each thread, and a
+ * second name loaded while the first is still loading crashed Node 20.20 (an assertion in require(esm)); so the
+ * task says what to do instead. */
+export type PlanWork =
+  | ({ op: 'hash' } & HashTask)
+  | ({ op: 'hashAndScan' } & Omit<PlanTask, 'port'>)
+  | ({ op: 'plan' } & PlanTask);
+
+export default function run(work: PlanWork): Promise<HashResult | HashAndScanResult | void> {
+  return work.op === 'hash' ? hash(work) : work.op === 'hashAndScan' ? hashAndScan(work) : plan(work);
+}
+
 export type HashResult =
   { ok: true; sha256: string; fileBytes: number } | { ok: false; kind: 'read'; message: string };
 
@@ -34,7 +46,7 @@ export type PlanEnd =
 
 export type PlanMessage = { batch: SubBatchRange } | { end: PlanEnd };
 
-export async function hash(task: HashTask): Promise<HashResult> {
+async function hash(task: HashTask): Promise<HashResult> {
   const h = createHash('sha256');
   let fileBytes = 0;
   try {
@@ -50,7 +62,7 @@ export async function hash(task: HashTask): Promise<HashResult> {
 
 /** `plan`'s scan without a port: sha256 and the whole scan in one pass, for a file of about one sub-batch (nothing
  * to overlap: one task instead of two). */
-export async function hashAndScan(task: Omit<PlanTask, 'port'>): Promise<HashAndScanResult> {
+async function hashAndScan(task: Omit<PlanTask, 'port'>): Promise<HashAndScanResult> {
   const h = createHash('sha256');
   let fileBytes = 0;
   const onRaw = (chunk: Buffer): void => {
@@ -66,7 +78,7 @@ export type HashAndScanResult =
   | { ok: true; sha256: string; fileBytes: number; scan: ScanResult }
   | { ok: false; kind: 'csv' | 'read'; message: string; line?: number; sha256?: string; fileBytes?: number };
 
-export default async function plan(task: PlanTask): Promise<void> {
+async function plan(task: PlanTask): Promise<void> {
   const { port } = task;
   try {
     const r = await scanFile(task, undefined, (batch) => port.postMessage({ batch } satisfies PlanMessage));
