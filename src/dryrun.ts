@@ -91,15 +91,23 @@ export async function planFiles(
     const plan: FilePlan = { path, action: 'load', format: 'unknown', bytes: 0, sha256: null, rows: 0 };
     try {
       const prep = await prepare(ctx, path, res, signal);
+      // A CSV file's record scan runs alongside its COPYs in a load; a dry run waits for it (the same worker).
+      if (prep.feed) res.rowsRead = (await prep.feed.end()).records;
       Object.assign(plan, {
         format: prep.detected.format,
         gzip: prep.detected.gzip,
-        subBatches: prep.scan.batches.length,
+        subBatches: prep.feed ? prep.feed.sources.length : prep.scan.batches.length,
         columns: prep.columns.map((c) => ({
           source: c.source,
           ...(c.target ? { target: c.target.name, type: c.target.type } : {}),
         })),
-        route: goesDirect(target, prep.columns, prep.scan.batches.length, ctx.internalConcurrency, config)
+        route: goesDirect(
+          target,
+          prep.columns,
+          prep.feed ? prep.feed.singleBatch : prep.scan.batches.length <= 1,
+          ctx.internalConcurrency,
+          config,
+        )
           ? 'direct'
           : 'staging',
       });

@@ -1,5 +1,6 @@
-// One file's way through: detect, plan (hash + record scan in a worker), claim (skip if already loaded), map
-// columns, COPY its sub-batches in parallel into its staging table, then merge + audit in one transaction.
+// One file's way through: detect, hash (in a worker), claim (skip if already loaded), map columns, COPY its
+// sub-batches (cut by a record scan running alongside) in parallel into its staging table, then merge + audit in
+// one transaction.
 // The file is all or nothing; whatever happens, it leaves an audit row.
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
@@ -14,10 +15,11 @@ import { redact } from './config.js';
 import { copyBatch, copyOn, describeCopyError, tagBatch, type BatchSource } from './copy.js';
 import { withClient, inTransaction } from './db.js';
 import { LoaderError, adviceFor, classifyError, sqlStateOf } from './errors.js';
+import { BatchFeed } from './feed.js';
 import { copySql, mergeSql, stagingDdl, type FileColumn } from './merge.js';
 import type { ParquetPool } from './parquet/pool.js';
 import type { ParquetStats } from './parquet/source.js';
-import { batchSources, ensureUnchanged, prepare, SkipError, type Prepared } from './prepare.js';
+import { ensureUnchanged, prepare, SkipError, type Prepared } from './prepare.js';
 import { FileProgress, type ProgressListener } from './progress.js';
 import { withRetry } from './retry.js';
 import { Rejects, copyRejecting, csvRecords } from './reject.js';
@@ -79,14 +81,14 @@ export interface StagedFile {
 export function goesDirect(
   target: Pick<Target, 'mode'>,
   columns: FileColumn[],
-  subBatches: number,
+  singleBatch: boolean,
   internalConcurrency: number,
   config: Pick<Config, 'direct'>,
 ): boolean {
   return (
     target.mode === 'append' &&
     columns.every((c) => c.target) &&
-    (subBatches <= 1 || internalConcurrency === 1 || config.direct)
+    (singleBatch || internalConcurrency === 1 || config.direct)
   );
 }
 
@@ -166,6 +168,7 @@ export async function loadFile(
   ctx.signal.addEventListener('abort', onRunAbort, { once: true });
   const signal = fileAbort.signal;
   let held: BatchSource[] = []; // released in finally: a failed file gives back the memory budget it holds
+  let feed: BatchFeed | undefined;
   try {
     const prep = await prepare(ctx, path, res, signal);
     if (target.mode !== 'replace' && res.sha256) {
@@ -188,15 +191,22 @@ export async function loadFile(
         );
       }
     }
-    const sources = prep.sources ?? batchSources(path, prep);
+    // CSV: the sub-batches arrive as the scan cuts them (sources grows until feed.end()); Parquet: all known.
+    feed = prep.feed ?? BatchFeed.of(prep.sources ?? [], prep.scan);
+    const sources = feed.sources;
     held = sources;
     const progress =
-      ctx.progress && new FileProgress(ctx.progress, index, path, prep.scan.batches, res.bytes);
+      ctx.progress &&
+      new FileProgress(ctx.progress, index, path, prep.feed ? undefined : prep.scan.batches, res.bytes, {
+        gzip: prep.detected.gzip,
+      });
     const fileColumns = prep.columns.map((c) => c.stagingName);
     // reject-rows: records (Parquet rows) PostgreSQL refuses are set aside; their order in staging maps merge
     // errors back.
     const rejecting = config.onError === 'reject-rows';
-    const rejects = new Rejects(path, config.maxRejects, prep.scan.records, {
+    // --max-rejects N% needs the file's record count: under reject-rows the CSV scan ends before the first COPY.
+    const records = rejecting && prep.feed ? (await prep.feed.end()).records : prep.scan.records;
+    const rejects = new Rejects(path, config.maxRejects, records, {
       actual: stagingName,
       shown: target.table,
     });
@@ -224,13 +234,7 @@ export async function loadFile(
     };
     // Staging buys parallel sub-batches at the price of a second pass (INSERT ... SELECT); an append with one
     // sub-batch, one stream (--internal-concurrency 1) or --direct goes straight into the target instead.
-    const direct = goesDirect(
-      target,
-      prep.columns,
-      prep.scan.batches.length,
-      ctx.internalConcurrency,
-      config,
-    );
+    const direct = goesDirect(target, prep.columns, feed.singleBatch, ctx.internalConcurrency, config);
     if (direct) {
       // Append without staging: the sub-batches are COPYed one after another straight into the target inside the
       // file's one transaction (one connection, so no internal parallelism; no second pass on the server).
@@ -241,7 +245,7 @@ export async function loadFile(
             if (attempt > 1 && (await auditExists(client, target.schema, loadId))) return; // the COMMIT had landed
             await inTransaction(client, async () => {
               let counted = 0;
-              for (const source of sources) {
+              for await (const source of feed!.from(0)) {
                 await source.load?.();
                 if (rejecting) {
                   counted += (await copySettingAside(client, copy, source, true)).rows;
@@ -264,6 +268,7 @@ export async function loadFile(
                 source.release?.();
                 progress?.done(source.batch);
               }
+              progress?.finish();
               res.rowsRejected = rejects.size;
               res.rowsRead = counted + res.rowsRejected;
               res.rowsInserted = counted;
@@ -332,7 +337,9 @@ export async function loadFile(
         });
       }
     };
-    await runBounded(sources, ctx.internalConcurrency, fileAbort, copyOne);
+    await runBounded(feed.from(0), ctx.internalConcurrency, fileAbort, copyOne);
+    await feed.end();
+    progress?.finish();
     res.subBatches = sources.length;
     res.rowsRejected = rejects.size;
     res.rowsRead = [...counts.values()].reduce((a, b) => a + b, 0) + res.rowsRejected;
@@ -462,6 +469,7 @@ export async function loadFile(
     await auditNotLoaded();
     return { result: finish(res, started) };
   } finally {
+    feed?.cancel();
     for (const s of held) s.release?.();
     ctx.signal.removeEventListener('abort', onRunAbort);
     if (claimed) await ctx.claims.releaseFile(target.oid, claimed);

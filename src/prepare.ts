@@ -1,20 +1,24 @@
-// Preparing a file: detect its format, sniff the CSV dialect, plan it in a worker (sha256 + record-aligned
-// sub-batches), read the header and map its columns; then the sub-batches as byte sources (file slices, or a gzip
-// stream decompressed once and cut in order). A file still being written is skipped, not loaded.
+// Preparing a file: detect its format, sniff the CSV dialect, hash it in a worker (sha256 alone, before any row is
+// written), read the header and map its columns; then the record scan (in a worker, overlapped with the COPYs:
+// src/feed.ts) cuts the sub-batches as byte sources (file slices, or a gzip stream decompressed once and cut in
+// order). A file that fits in the detection sample is hashed and scanned at once, here. A file still being written
+// is skipped, not loaded.
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
-import type { PlanResult, PlanTask } from '../workers/plan.js';
+import type { HashAndScanResult, HashResult, PlanTask, PlanWork } from '../workers/plan.js';
 import { mapColumns } from './columns.js';
 import type { BatchSource } from './copy.js';
 import { detect, type Detected } from './detect.js';
 import { LoaderError } from './errors.js';
+import { BatchFeed } from './feed.js';
 import type { FileResult, RunContext } from './file.js';
 import type { CopyDialect, FileColumn } from './merge.js';
 import { prepareParquet, type ParquetSource } from './parquet/source.js';
-import type { ScanResult, SubBatchRange } from './scan.js';
+import { CsvScanError, RecordScanner, type ByteRange, type ScanResult, type SubBatchRange } from './scan.js';
 import { decoderName, sniff } from './sniff.js';
 
 /** A file that is not loaded, on purpose: already loaded, in progress elsewhere, still being written. */
@@ -31,10 +35,13 @@ export class SkipError extends LoaderError {
 export interface Prepared {
   detected: Detected;
   dialect: CopyDialect;
+  /** Parquet: its row groups. CSV: only the header's range; the sub-batches and totals come through `feed` */
   scan: ScanResult;
   columns: FileColumn[];
   /** Parquet: sub-batches decoded by workers (CSV: cut from the file's bytes) */
   sources?: ParquetSource[];
+  /** CSV: the sub-batches as the record scan cuts them (absent for an empty file) */
+  feed?: BatchFeed;
   /** the header record's bytes, for the rejects file */
   headerBytes?: Buffer;
 }
@@ -92,7 +99,7 @@ export async function prepare(
     encoding: config.encoding,
   };
   const header = s.header ?? true;
-  const task: PlanTask = {
+  const task: Omit<PlanTask, 'port'> = {
     path,
     gzip: detected.gzip,
     quote: dialect.quote.charCodeAt(0),
@@ -101,21 +108,36 @@ export async function prepare(
     header,
     skipBytes: s.bom ? 3 : 0,
   };
-  const planned = (await ctx.workers.run(task, { signal })) as PlanResult;
-  if (planned.sha256) res.sha256 = planned.sha256;
-  if (!planned.ok) {
-    throw new LoaderError(planned.kind === 'csv' ? 'CSV' : 'READ', planned.message, {
-      file: path,
-      line: planned.line,
-    });
+  // A file within the sample (not gzip: the sample is its bytes on disk) is hashed and scanned here at once; a file
+  // of about one sub-batch in one worker task (nothing to overlap); a larger one is hashed first, then scanned
+  // alongside its COPYs.
+  const inSample = detected.sampleIsAll && !detected.gzip;
+  const oneBatch =
+    !detected.gzip && detected.bytes <= bytesPerRecord(detected.sample, task) * config.batchSize;
+  let whole: ScanResult | undefined;
+  if (inSample) {
+    res.sha256 = createHash('sha256').update(detected.sample).digest('hex');
+  } else if (oneBatch) {
+    const work: PlanWork = { op: 'hashAndScan', ...task };
+    const r = (await ctx.workers.run(work, { signal })) as HashAndScanResult;
+    if (r.sha256) res.sha256 = r.sha256;
+    if (!r.ok)
+      throw new LoaderError(r.kind === 'csv' ? 'CSV' : 'READ', r.message, { file: path, line: r.line });
+    whole = r.scan;
+  } else {
+    const work: PlanWork = { op: 'hash', path };
+    const hashed = (await ctx.workers.run(work, { signal })) as HashResult;
+    if (!hashed.ok) throw new LoaderError('READ', hashed.message, { file: path });
+    res.sha256 = hashed.sha256;
   }
-  res.sha256 = planned.sha256;
-  res.rowsRead = planned.scan.records;
   await ensureUnchanged(path, detected);
+  if (inSample) whole = scanAll(path, detected.sample, task);
+  if (whole) res.rowsRead = whole.records;
+  const headerRange = whole ? whole.header : header ? await findHeader(path, detected, task) : undefined;
   let headerFields: string[] | undefined;
   let headerBytes: Buffer | undefined;
-  if (header && planned.scan.header) {
-    const bytes = await readRange(path, detected, planned.scan.header.start, planned.scan.header.end);
+  if (headerRange) {
+    const bytes = await readRange(path, detected, headerRange.start, headerRange.end);
     headerBytes = bytes;
     const rows = parse(bytes.toString(decoderName(config.encoding)), {
       delimiter: dialect.delimiter,
@@ -125,9 +147,12 @@ export async function prepare(
     }) as string[][];
     headerFields = rows[0] ?? [];
   }
-  if (!headerFields && planned.scan.records === 0) {
+  const scan: ScanResult = whole ?? { header: headerRange, batches: [], records: 0, bytes: 0 };
+  const empty =
+    detected.sampleIsAll && (whole ? whole.records === 0 : detected.sample.length <= task.skipBytes);
+  if (!headerFields && empty) {
     // Empty file: nothing to map; load zero rows.
-    return { detected, dialect, scan: planned.scan, columns: [] };
+    return { detected, dialect, scan, columns: [] };
   }
   const columns = mapColumns(
     headerFields,
@@ -137,7 +162,61 @@ export async function prepare(
     config.ignoreExtraColumns,
     config.tableText,
   );
-  return { detected, dialect, scan: planned.scan, columns, headerBytes };
+  const sources = sourceMaker(path, detected);
+  const feed = whole
+    ? BatchFeed.of(whole.batches.map(sources), whole)
+    : BatchFeed.scan(ctx.workers, task, path, sources, {
+        signal,
+        singleBatch: false, // a file of about one sub-batch was scanned whole above
+      });
+  return { detected, dialect, scan, columns, headerBytes, feed };
+}
+
+/** The whole scan of a file held in memory (the detection sample); a CSV error names the line. */
+function scanAll(path: string, buf: Buffer, task: Omit<PlanTask, 'port'>): ScanResult {
+  const scanner = new RecordScanner(task);
+  scanner.push(buf);
+  try {
+    return scanner.finish();
+  } catch (err) {
+    if (err instanceof CsvScanError)
+      throw new LoaderError('CSV', err.message, { file: path, line: err.line });
+    throw err;
+  }
+}
+
+/** The header record's range: in the sample, or (a header longer than the sample) read on until it ends. */
+async function findHeader(
+  path: string,
+  d: Detected,
+  task: Omit<PlanTask, 'port'>,
+): Promise<ByteRange | undefined> {
+  const scanner = new RecordScanner(task);
+  scanner.push(d.sample);
+  if (scanner.headerRange() || d.sampleIsAll) return scanner.headerRange() ?? headerAtEnd(scanner);
+  for await (const chunk of rangeStream(path, d.gzip, d.sample.length, Number.MAX_SAFE_INTEGER)) {
+    scanner.push(chunk as Buffer);
+    if (scanner.headerRange()) return scanner.headerRange();
+  }
+  return headerAtEnd(scanner);
+}
+
+/** A header that is the whole file, without a trailing newline; undefined inside an unterminated quote (the scan
+ * reports that, with its line). */
+function headerAtEnd(scanner: RecordScanner): ByteRange | undefined {
+  try {
+    return scanner.finish().header;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Bytes per record in the sample (its last, possibly cut, record left out). */
+function bytesPerRecord(sample: Buffer, task: Omit<PlanTask, 'port'>): number {
+  const scanner = new RecordScanner({ ...task, batchSize: 1, header: false });
+  scanner.push(sample);
+  const done = scanner.completed();
+  return done.length > 0 ? done[done.length - 1]!.end / done.length : Number.POSITIVE_INFINITY;
 }
 
 async function readRange(path: string, d: Detected, start: number, end: number): Promise<Buffer> {
@@ -175,18 +254,19 @@ function rangeStream(path: string, gzip: boolean, start: number, end: number): R
   );
 }
 
-export function batchSources(path: string, prep: Prepared): BatchSource[] {
-  if (!prep.detected.gzip) {
-    return prep.scan.batches.map((batch: SubBatchRange) => ({
+/** The sub-batches' byte sources: file slices, or (gzip has no random access) one decompression pass that cuts them
+ * in order; each is held in memory from its turn until its COPY is done (so a retry can resend it), so at most
+ * --internal-concurrency are held. */
+function sourceMaker(path: string, d: Detected): (batch: SubBatchRange) => BatchSource {
+  if (!d.gzip) {
+    return (batch) => ({
       batch,
       open: () => rangeStream(path, false, batch.start, batch.end),
-      bytes: () => readRange(path, prep.detected, batch.start, batch.end),
-    }));
+      bytes: () => readRange(path, d, batch.start, batch.end),
+    });
   }
-  // gzip has no random access: one decompression pass cuts the sub-batches in order; each is held in memory from
-  // its turn until its COPY is done (so a retry can resend it), so at most --internal-concurrency are held.
   const splitter = new GzipSplitter(path);
-  return prep.scan.batches.map((batch: SubBatchRange) => {
+  return (batch) => {
     let buf: Buffer | undefined;
     const load = async (): Promise<Buffer> => (buf ??= await splitter.take(batch.start, batch.end));
     return {
@@ -196,7 +276,7 @@ export function batchSources(path: string, prep: Prepared): BatchSource[] {
       open: () => Readable.from([buf ?? Buffer.alloc(0)]),
       bytes: load,
     };
-  });
+  };
 }
 
 /** Decompresses a gzip file once, handing out consecutive byte ranges of its content in order. */

@@ -44,10 +44,14 @@ export function byteShares(batches: readonly SubBatchRange[], fileBytes: number)
   return out;
 }
 
-/** One file's progress reporter, made once its sub-batches are planned. `done()` is idempotent per sub-batch, so
- * a retried or re-copied sub-batch (staging lost to a crash) counts once. */
+/** One file's progress reporter. `done()` is idempotent per sub-batch, so a retried or re-copied sub-batch (staging
+ * lost to a crash) counts once. With every sub-batch known at the start (Parquet, a small CSV file) each gets its
+ * exact share; a CSV file whose sub-batches arrive as the scan cuts them (`batches` undefined) counts each by its
+ * byte range on disk, the header with the first (a gzip file's ranges are decompressed bytes, which say nothing of
+ * its bytes on disk: those come at the end), and `finish()` adds whatever is left once all its rows are in, so the
+ * events of a file add up to its size. */
 export class FileProgress {
-  private readonly shares: Map<number, number>;
+  private readonly shares: Map<number, number> | undefined;
   private readonly seen = new Set<number>();
   private rowsDone = 0;
   private bytesDone = 0;
@@ -56,23 +60,38 @@ export class FileProgress {
     private readonly emit: ProgressListener,
     private readonly index: number,
     private readonly path: string,
-    batches: readonly SubBatchRange[],
-    fileBytes: number,
+    batches: readonly SubBatchRange[] | undefined,
+    private readonly fileBytes: number,
+    private readonly opts: { gzip?: boolean } = {},
   ) {
-    this.shares = byteShares(batches, fileBytes);
+    this.shares = batches && byteShares(batches, fileBytes);
   }
 
   done(batch: SubBatchRange): void {
     if (this.seen.has(batch.index)) return;
     this.seen.add(batch.index);
-    const bytes = this.shares.get(batch.index) ?? 0;
-    this.rowsDone += batch.records;
+    this.send(batch.records, this.shares ? (this.shares.get(batch.index) ?? 0) : this.streamed(batch));
+  }
+
+  /** The bytes not counted yet (a streamed file's tail, a gzip file's all), once every row is in. */
+  finish(): void {
+    if (this.bytesDone < this.fileBytes) this.send(0, this.fileBytes - this.bytesDone);
+  }
+
+  private streamed(b: SubBatchRange): number {
+    if (this.opts.gzip) return 0;
+    const share = b.end - (b.index === 0 ? 0 : b.start);
+    return Math.max(0, Math.min(share, this.fileBytes - this.bytesDone));
+  }
+
+  private send(rows: number, bytes: number): void {
+    this.rowsDone += rows;
     this.bytesDone += bytes;
     this.emit({
       type: 'file-progress',
       index: this.index,
       path: this.path,
-      rows: batch.records,
+      rows,
       bytes,
       rowsDone: this.rowsDone,
       bytesDone: this.bytesDone,

@@ -1,8 +1,8 @@
 // The quote-aware record-boundary scanner: cuts a CSV byte stream into sub-batches of at most `batchSize`
 // records without parsing fields. A newline inside quotes never ends a record. Each sub-batch remembers its byte
 // range and the physical line its first record starts on, which is how COPY's `line N` is mapped back to the file.
-// Pure: bytes in, ranges out. It jumps between quote and newline bytes with indexOf: near memory speed on files
-// with few quotes, 120-150 MB/s on quote-dense data (npm run bench:micro).
+// Pure: bytes in, ranges out. It jumps between quote and newline bytes with indexOf, each byte searched once per
+// kind (npm run bench:micro has the figures).
 
 export interface ScanOptions {
   /** the quote byte, usually `"` */
@@ -78,23 +78,46 @@ export class RecordScanner {
     this.batchStart = this.skip;
   }
 
+  // Per chunk: the next quote, newline and escape at or after the position last searched from (-2: not searched,
+  // -1: none left in the chunk). Each byte is searched once per kind, so the scan is linear in the chunk however
+  // many quoted fields a record has (searching afresh for the newline at every quote was quadratic in the record).
+  private chunk: Uint8Array = new Uint8Array(0);
+  private q = -2;
+  private nl = -2;
+  private esc = -2;
+
+  private nextQuote(from: number): number {
+    if (this.q !== -1 && this.q < from) this.q = this.chunk.indexOf(this.quote, from);
+    return this.q;
+  }
+
+  private nextNl(from: number): number {
+    if (this.nl !== -1 && this.nl < from) this.nl = this.chunk.indexOf(NL, from);
+    return this.nl;
+  }
+
+  private nextEscape(from: number): number {
+    if (this.esc !== -1 && this.esc < from) this.esc = this.chunk.indexOf(this.escape, from);
+    return this.esc;
+  }
+
   push(chunk: Uint8Array): void {
     let i = 0;
     const n = chunk.length;
     if (this.skip > this.base) i = Math.min(n, this.skip - this.base);
-    let nextQuote = -2; // -2: not searched yet; -1: none left in this chunk
+    this.chunk = chunk;
+    this.q = this.nl = this.esc = -2;
     while (i < n) {
       if (this.inQuote) {
         i = this.scanQuoted(chunk, i);
-        nextQuote = -2;
         continue;
       }
       this.recordOpen = true;
-      if (nextQuote !== -1 && nextQuote < i) nextQuote = chunk.indexOf(this.quote, i);
-      const nl = chunk.indexOf(NL, i);
-      if (nextQuote !== -1 && (nl === -1 || nextQuote < nl)) {
+      const q = this.nextQuote(i);
+      const nl = this.nextNl(i);
+      if (q !== -1 && (nl === -1 || q < nl)) {
         this.inQuote = true;
-        i = nextQuote + 1;
+        i = q + 1;
         continue;
       }
       if (nl === -1) break;
@@ -102,6 +125,7 @@ export class RecordScanner {
       i = nl + 1;
     }
     this.base += n;
+    this.chunk = new Uint8Array(0);
   }
 
   /** Inside quotes: find the closing quote, counting the newlines passed. Returns the next index to look at. */
@@ -115,12 +139,12 @@ export class RecordScanner {
     }
     const distinctEscape = this.escape !== this.quote;
     for (;;) {
-      const q = chunk.indexOf(this.quote, i);
-      let e = distinctEscape ? chunk.indexOf(this.escape, i) : -1;
+      const q = this.nextQuote(i);
+      let e = distinctEscape ? this.nextEscape(i) : -1;
       if (e !== -1 && q !== -1 && q < e) e = -1;
       const stop = e !== -1 ? e : q;
       const limit = stop === -1 ? n : stop;
-      for (let p = chunk.indexOf(NL, i); p !== -1 && p < limit; p = chunk.indexOf(NL, p + 1)) this.line++;
+      for (let p = this.nextNl(i); p !== -1 && p < limit; p = this.nextNl(p + 1)) this.line++;
       if (stop === -1) return n;
       if (e !== -1) {
         if (e + 1 >= n) {
@@ -163,6 +187,11 @@ export class RecordScanner {
     this.batchStart = end;
     this.batchFirstLine = this.line;
     this.batchRecords = 0;
+  }
+
+  /** The header record's range once it has been seen. */
+  headerRange(): ByteRange | undefined {
+    return this.header;
   }
 
   /** The sub-batches cut so far, without ending the input (a sample may stop inside a quoted field). */

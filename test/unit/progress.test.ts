@@ -67,6 +67,30 @@ describe('FileProgress', () => {
     expect(events).toHaveLength(2);
     expect(events.at(-1)).toMatchObject({ type: 'file-progress', index: 3, rowsDone: 10, bytesDone: 100 });
   });
+
+  it('counts sub-batches that arrive as the scan cuts them by their byte ranges, the rest at finish()', () => {
+    const events: ProgressEvent[] = [];
+    // a 12-byte header, two ranges, 3 trailing bytes after the last record
+    const p = new FileProgress((e) => events.push(e), 0, 'a.csv', undefined, 115);
+    p.done(batch(1, 62, 112, 5));
+    p.done(batch(0, 12, 62, 5));
+    p.finish();
+    expect(events.map((e) => e.type === 'file-progress' && [e.rows, e.bytes])).toEqual([
+      [5, 50],
+      [5, 62],
+      [0, 3],
+    ]);
+    // gzip: ranges are decompressed bytes; the file's bytes on disk all come at finish()
+    const gz: ProgressEvent[] = [];
+    const g = new FileProgress((e) => gz.push(e), 0, 'a.csv.gz', undefined, 40, { gzip: true });
+    g.done(batch(0, 12, 62, 5));
+    g.finish();
+    g.finish();
+    expect(gz.map((e) => e.type === 'file-progress' && [e.rows, e.bytes])).toEqual([
+      [5, 0],
+      [0, 40],
+    ]);
+  });
 });
 
 describe('progress state and rendering', () => {

@@ -1,0 +1,147 @@
+// A file's sub-batches as they become known. For a CSV file the record scan runs in a worker and posts each
+// sub-batch's byte range as soon as it is cut, so COPY starts after the first sub-batch instead of after the whole
+// file; for Parquet (and small CSV files scanned at once) every sub-batch is known from the start. The sources
+// stay in `sources` (byte ranges of the file: re-readable for a retry or a diagnosis), in order. A scan that fails
+// late (an unterminated quote at the end) fails the iteration and end(): the file fails, and what was already
+// COPYed into staging or into the file's transaction is rolled back with it.
+import { MessageChannel } from 'node:worker_threads';
+import type { Piscina } from 'piscina';
+import type { PlanMessage, PlanTask, PlanWork } from '../workers/plan.js';
+import type { BatchSource } from './copy.js';
+import { LoaderError } from './errors.js';
+import type { ScanResult, SubBatchRange } from './scan.js';
+
+export type ScanTotals = Omit<ScanResult, 'batches' | 'header'>;
+
+export class BatchFeed {
+  /** the sub-batches cut so far, in file order (all of them once end() has resolved) */
+  readonly sources: BatchSource[] = [];
+  private ended: { totals?: ScanTotals; error?: Error } | undefined;
+  private wake: (() => void) | undefined;
+  private readonly stop = new AbortController();
+  private readonly settled: Promise<ScanTotals>;
+
+  private constructor(
+    /** a guess made before the scan: the file holds a single sub-batch (then staging buys nothing) */
+    readonly singleBatch: boolean,
+  ) {
+    this.settled = new Promise<ScanTotals>((resolve, reject) => {
+      this.onEnd = (r) => (r.error ? reject(r.error) : resolve(r.totals!));
+    });
+    this.settled.catch(() => {}); // observed through end() or the iteration
+  }
+  private onEnd: (r: { totals?: ScanTotals; error?: Error }) => void = () => {};
+  /** starts the scan; cleared once called */
+  private start: (() => void) | undefined;
+  private onCancel: (() => void) | undefined;
+
+  private begin(): void {
+    const s = this.start;
+    this.start = undefined;
+    s?.();
+  }
+
+  /** All sub-batches known already. */
+  static of(sources: BatchSource[], totals: ScanTotals): BatchFeed {
+    const f = new BatchFeed(sources.length <= 1);
+    f.sources.push(...sources);
+    f.finish({ totals });
+    return f;
+  }
+
+  /** The record scan of a CSV file in a plan worker, started on first use (from() or end(): after the claim, so a
+   * skipped file costs no scan); sub-batches arrive as the scan cuts them. */
+  static scan(
+    workers: Piscina,
+    task: Omit<PlanTask, 'port'>,
+    file: string,
+    source: (b: SubBatchRange) => BatchSource,
+    opts: { signal: AbortSignal; singleBatch: boolean },
+  ): BatchFeed {
+    const f = new BatchFeed(opts.singleBatch);
+    const { port1, port2 } = new MessageChannel();
+    port1.on('message', (m: PlanMessage) => {
+      if ('batch' in m) {
+        f.sources.push(source(m.batch));
+        f.poke();
+        return;
+      }
+      port1.close();
+      const e = m.end;
+      if (e.ok) f.finish({ totals: e.scan });
+      else
+        f.finish({
+          error: new LoaderError(e.kind === 'csv' ? 'CSV' : 'READ', e.message, { file, line: e.line }),
+        });
+    });
+    const signal = AbortSignal.any([opts.signal, f.stop.signal]);
+    f.start = () =>
+      void workers
+        .run({ op: 'plan', ...task, port: port2 } satisfies PlanWork, {
+          transferList: [port2] as never,
+          signal,
+        })
+        .catch((err: unknown) => {
+          port1.close();
+          f.finish({ error: err instanceof Error ? err : new Error(String(err)) });
+        });
+    f.onCancel = () => port1.close();
+    return f;
+  }
+
+  private finish(r: { totals?: ScanTotals; error?: Error }): void {
+    if (this.ended) return;
+    this.ended = r;
+    this.onEnd(r);
+    this.poke();
+  }
+
+  private poke(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  /** The scan's totals once it has ended; rejects with its error (a CSV error names the line). */
+  end(): Promise<ScanTotals> {
+    this.begin();
+    return this.settled;
+  }
+
+  /** Stops a scan still running (the file failed): its worker is freed for other files. */
+  cancel(): void {
+    if (this.ended) return;
+    if (this.start) {
+      // never started (the file was skipped or failed before its first COPY)
+      this.start = undefined;
+      this.onCancel?.();
+      this.finish({ error: new Error('the file failed') });
+      return;
+    }
+    this.stop.abort(new Error('the file failed'));
+  }
+
+  /** The sub-batches from index `from` on, waiting for the scan to cut them; throws the scan's error. One iterator
+   * may be shared by several consumers (an async generator hands out each item once). */
+  async *from(from = 0): AsyncGenerator<BatchSource> {
+    this.begin();
+    for (let i = from; ;) {
+      if (i < this.sources.length) {
+        yield this.sources[i++]!;
+        continue;
+      }
+      if (this.ended) {
+        if (this.ended.error) throw this.ended.error;
+        if (i >= this.sources.length) return;
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const prev = this.wake;
+        this.wake = () => {
+          prev?.();
+          resolve();
+        };
+      });
+    }
+  }
+}
