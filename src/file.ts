@@ -171,6 +171,10 @@ export async function loadFile(
   let feed: BatchFeed | undefined;
   try {
     const prep = await prepare(ctx, path, res, signal);
+    // CSV: the sub-batches arrive as the scan cuts them (sources grows until feed.end()); Parquet: all known. Set
+    // before the claim: a skipped file's feed is cancelled in finally, or its scan's message port keeps the
+    // process alive after the run.
+    feed = prep.feed ?? BatchFeed.of(prep.sources ?? [], prep.scan);
     if (target.mode !== 'replace' && res.sha256) {
       const claim = await ctx.claims.claimFile(target.oid, res.sha256);
       if (claim === 'other-run')
@@ -191,8 +195,6 @@ export async function loadFile(
         );
       }
     }
-    // CSV: the sub-batches arrive as the scan cuts them (sources grows until feed.end()); Parquet: all known.
-    feed = prep.feed ?? BatchFeed.of(prep.sources ?? [], prep.scan);
     const sources = feed.sources;
     held = sources;
     const progress =

@@ -35,6 +35,22 @@ describe('loader CLI', () => {
     expect(r.stdout).toMatch(/5 loaded, 0 failed/);
   });
 
+  // Regression: a file larger than the detection sample, skipped as already loaded, left its record scan's message
+  // port open, and the process never exited after printing its summary.
+  it('exits after a re-run that skips a file larger than the detection sample', async () => {
+    await db.query('CREATE TABLE big_skip (id int, name text)');
+    const rows = Array.from({ length: 20_000 }, (_, i) => `${i},name ${i}`);
+    const file = await dir.write('big-skip.csv', `id,name\n${rows.join('\n')}\n`);
+    const args = ['--dsn', db.dsn, '--table', 'big_skip', file, '--batch-size', '2000'];
+    expect((await runCli(args)).code).toBe(0);
+    const again = await runCli(args, { timeoutMs: 30_000 });
+    expect(again.signal).toBeNull();
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/0 loaded, 0 failed, 1 skipped/);
+    const [{ n } = { n: '' }] = await db.query<{ n: string }>('SELECT count(*) n FROM big_skip');
+    expect(Number(n)).toBe(20_000);
+  });
+
   it('fails a file with a bad value: nothing of it lands, its audit row says failed, exit 1, others load', async () => {
     await db.query('CREATE TABLE t1 (id int, amount numeric)');
     const good = await dir.write('bad/a-good.csv', 'id,amount\n1,1\n2,2\n');
