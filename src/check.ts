@@ -146,7 +146,7 @@ async function runCheck(o: {
 export const checkCommand: Subcommand = {
   name: 'check',
   make(exit) {
-    return new Command('check')
+    return new Command('loader check')
       .description(
         'Check, before loading, that the role may load into the table: grants per mode, the audit table, connections left, the server version. Exit 0 all fine, 1 something missing (one line each), 3 cannot connect.',
       )

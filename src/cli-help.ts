@@ -41,6 +41,7 @@ Colours: --no-color or NO_COLOR=1 turn them off; FORCE_COLOR=1 or FORCE_COLOR=0 
 
 Commands:
   loader status [--table T] [--since 24h] [--json]   recent loads from the audit table (see loader status --help)
+  loader check --table T [--mode M]                  the grants the role lacks, before any data moves (loader check --help)
 
 More cron examples (one line each):
   # a JSON report per night, and metrics for node_exporter's textfile collector (alert on the last success's age)

@@ -325,6 +325,14 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that went away (`loader --help | head`) is not an error of the run.
+for (const out of [process.stdout, process.stderr]) {
+  out.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
