@@ -125,7 +125,8 @@ export async function readJobsFile(path: string): Promise<unknown> {
   }
 }
 
-/** The exit code of several jobs: the worst of theirs (3 could not start > 2 usage > 1 a file failed > 0). */
+/** The exit code of several jobs: the worst of theirs (130/143 interrupted > 3 could not start > 2 usage > 1 a file
+ * failed > 0). */
 export function worstExit(codes: readonly number[]): number {
   return codes.reduce((a, b) => Math.max(a, b), 0);
 }

@@ -1,6 +1,7 @@
 // The end-of-run report for people and cron: one summary line, then one line per failed file naming the file,
 // line, column and reason; and the stable JSON report (--json, --report) built from one LoadResult per job.
 import type { FileResult } from './file.js';
+import { worstExit } from './jobs.js';
 import type { LoadResult } from './load.js';
 
 export function summaryLines(r: LoadResult): string[] {
@@ -134,12 +135,6 @@ function sumTotals(files: readonly FileReport[]): ReportTotals {
   return t;
 }
 
-/** The exit code of several jobs: interrupted wins, then any failure, else 0. */
-export function combinedExitCode(results: readonly LoadResult[]): number {
-  if (results.some((r) => r.exitCode >= 128)) return Math.max(...results.map((r) => r.exitCode));
-  return results.some((r) => r.exitCode !== 0) ? 1 : 0;
-}
-
 /** The stable JSON report of a run: one job per LoadResult (one for a plain run; several when a run loads several
  * jobs), with totals over all of them. Pure: `now` and the exit code come in. */
 export function buildReport(
@@ -168,7 +163,7 @@ export function buildReport(
   return {
     version: REPORT_VERSION,
     loaderVersion: o.loaderVersion,
-    exitCode: o.exitCode ?? combinedExitCode(results),
+    exitCode: o.exitCode ?? worstExit(results.map((r) => r.exitCode)),
     finishedAt: (o.now ?? new Date()).toISOString(),
     durationMs: o.durationMs ?? results.reduce((a, r) => a + r.durationMs, 0),
     error: o.error ?? null,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { FileResult } from '../../src/file.js';
 import type { LoadResult } from '../../src/load.js';
 import { metricsText, parseLastSuccess, tableLabel } from '../../src/metrics.js';
-import { buildReport, combinedExitCode, REPORT_VERSION } from '../../src/report.js';
+import { buildReport, REPORT_VERSION } from '../../src/report.js';
 
 const file = (path: string, status: FileResult['status'], o: Partial<FileResult> = {}): FileResult => ({
   path,
@@ -97,10 +97,12 @@ describe('buildReport', () => {
     expect(r).toMatchObject({ exitCode: 3, jobs: [], error: { code: 'CONNECTION' }, totals: { files: 0 } });
   });
 
-  it('combines exit codes: interrupted wins, then failure', () => {
-    expect(combinedExitCode([job('t', [], 0), job('u', [], 0)])).toBe(0);
-    expect(combinedExitCode([job('t', [], 0), job('u', [], 1)])).toBe(1);
-    expect(combinedExitCode([job('t', [], 1), job('u', [], 130)])).toBe(130);
+  it('combines exit codes when none is given: interrupted wins, then failure', () => {
+    const code = (...results: ReturnType<typeof job>[]) =>
+      buildReport(results, { loaderVersion: '1' }).exitCode;
+    expect(code(job('t', [], 0), job('u', [], 0))).toBe(0);
+    expect(code(job('t', [], 0), job('u', [], 1))).toBe(1);
+    expect(code(job('t', [], 1), job('u', [], 130))).toBe(130);
   });
 });
 
