@@ -213,6 +213,7 @@ async function run(o: Record<string, unknown>): Promise<number> {
       process.env,
       (o.connectTimeout as number) * 1000,
     );
+    if (conn.password) secrets.push(conn.password); // also one read from ~/.pgpass
     client = (await connectFirst(conn)).client;
     rows = await readStatus(client, {
       table: o.table as string | undefined,
