@@ -14,6 +14,7 @@ export const OPTION_ENV: Record<string, string> = {
   '--timezone': 'LOADER_TIMEZONE',
   '--min-age': 'LOADER_MIN_AGE',
   '--on-error': 'LOADER_ON_ERROR',
+  '--copy-format': 'LOADER_COPY_FORMAT',
   '--rejects-dir': 'LOADER_REJECTS_DIR',
   '--max-rejects': 'LOADER_MAX_REJECTS',
   '--connect-timeout': 'LOADER_CONNECT_TIMEOUT',

@@ -117,6 +117,15 @@ function program(): Command {
       'reject-rows: fail the file past this many rejected rows (default: no limit)',
     )
     .option('--direct', 'append: COPY straight into the table, one stream per file, no staging')
+    .addOption(
+      new Option(
+        '--copy-format <f>',
+        'CSV: binary converts rows to COPY BINARY in workers (the server parses it ~2x faster); text sends the ' +
+          "CSV bytes; auto: binary when every column's type allows, else text",
+      )
+        .choices(['auto', 'binary', 'text'])
+        .default('auto'),
+    )
     .option(
       '--create-table',
       'create a missing table from the first file (Parquet schema, CSV types inferred)',
@@ -204,6 +213,7 @@ function loadOptions(o: Record<string, unknown>, files: string[]): LoadOptions {
     timezone: o.timezone as string,
     force: o.force === true,
     direct: o.direct === true,
+    copyFormat: o.copyFormat as 'auto' | 'binary' | 'text',
     minAgeSeconds: o.minAge as number,
     onError: o.onError as 'abort-file' | 'reject-rows',
     rejectsDir: o.rejectsDir as string,

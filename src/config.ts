@@ -13,6 +13,9 @@ export const FILE_TYPES = ['auto', 'csv', 'parquet'] as const;
 export type FileType = (typeof FILE_TYPES)[number];
 export const ON_ERROR = ['abort-file', 'reject-rows'] as const;
 export type OnError = (typeof ON_ERROR)[number];
+export const COPY_FORMATS = ['auto', 'binary', 'text'] as const;
+/** how CSV rows travel to the server: converted to COPY BINARY by workers, or as the file's CSV bytes */
+export type CopyFormat = (typeof COPY_FORMATS)[number];
 
 export interface LoadOptions {
   /** postgres://user:pass@host:port/db; else DATABASE_URL; else libpq's PG* variables */
@@ -48,6 +51,8 @@ export interface LoadOptions {
   force?: boolean;
   /** append: COPY straight into the target, one stream per file, no staging */
   direct?: boolean;
+  /** CSV: auto (default), binary or text (src/csvbin/source.ts) */
+  copyFormat?: CopyFormat;
   /** skip files modified less than this many seconds ago (still being written); default 0 */
   minAgeSeconds?: number;
   /** abort-file (default): a bad row fails its file; reject-rows: bad rows go to the rejects dir, the rest loads */
@@ -103,6 +108,7 @@ export interface Config {
   readonly timezone: string;
   readonly force: boolean;
   readonly direct: boolean;
+  readonly copyFormat: CopyFormat;
   readonly minAgeSeconds: number;
   readonly onError: OnError;
   readonly rejectsDir: string;
@@ -232,10 +238,19 @@ export function resolveConfig(
   const nul = opts.null ?? '';
   if (/[\r\n]/.test(nul)) throw usage('--null cannot contain a line break');
 
+  const copyFormat = opts.copyFormat ?? 'auto';
+  if (!COPY_FORMATS.includes(copyFormat))
+    throw usage(`--copy-format must be auto, binary or text, got ${JSON.stringify(opts.copyFormat)}`);
   const onError = opts.onError ?? 'abort-file';
   if (!ON_ERROR.includes(onError)) {
     throw usage(`--on-error must be abort-file or reject-rows, got ${JSON.stringify(opts.onError)}`);
   }
+  if (copyFormat === 'binary' && onError === 'reject-rows')
+    throw usage(
+      '--copy-format binary cannot be used with --on-error reject-rows (which finds bad rows by CSV line)',
+    );
+  if (copyFormat === 'binary' && !/^utf-?8$/i.test(encoding))
+    throw usage(`--copy-format binary needs UTF8 files, not --encoding ${encoding}`);
   let maxRejects: RejectLimit = {};
   if (opts.maxRejects !== undefined) {
     try {
@@ -266,6 +281,7 @@ export function resolveConfig(
     timezone,
     force: opts.force ?? false,
     direct: opts.direct ?? false,
+    copyFormat,
     minAgeSeconds: nonNegative('--min-age', opts.minAgeSeconds),
     onError,
     rejectsDir: opts.rejectsDir ?? 'rejects',

@@ -10,7 +10,7 @@ import { withClient } from './db.js';
 import { LoaderError, adviceFor, classifyError, sqlStateOf } from './errors.js';
 import { BATCH_COL, BATCH_SETTING, type CopyDialect } from './merge.js';
 import { withRetry } from './retry.js';
-import { recordAtLine, type SubBatchRange } from './scan.js';
+import { recordAtLine, recordAtOrdinal, type SubBatchRange } from './scan.js';
 import { quoteIdent } from './sql.js';
 
 export interface BatchSource {
@@ -22,12 +22,18 @@ export interface BatchSource {
   /** makes the bytes available before open() (gzip: decompressed in order); release() lets them go */
   load?(): Promise<void>;
   release?(): void;
+  /** starts making the bytes ready (a CSV sub-batch's conversion to binary) before its turn */
+  prefetch?(): void;
+  /** after load(): the form open() streams (default csv, or what the COPY statement says) */
+  format?(): 'csv' | 'binary';
 }
 
 export interface CopyJob {
   pool: pg.Pool;
   /** the COPY statement */
   sql: string;
+  /** the COPY statement for a sub-batch that load() made binary */
+  binarySql?: string;
   /** staging table (quoted): set means rows are tagged with the sub-batch number and deleted before a retry */
   staging?: string;
   source: BatchSource;
@@ -52,7 +58,8 @@ export async function copyOn(
   isRetry: boolean,
 ): Promise<number> {
   if (job.staging) await tagBatch(client, job.staging, job.source.batch.index, isRetry);
-  const stream = client.query(copyFrom(job.sql));
+  const binary = job.binarySql !== undefined && job.source.format?.() === 'binary';
+  const stream = client.query(copyFrom(binary ? job.binarySql! : job.sql));
   await pipeline(job.source.open(), stream, { signal: job.signal });
   return stream.rowCount;
 }
@@ -111,7 +118,9 @@ export async function describeCopyError(
     const quote = { quote: ctx.dialect.quote.charCodeAt(0), escape: ctx.dialect.escape.charCodeAt(0) };
     try {
       const buf = await source.bytes();
-      const rec = recordAtLine(buf, rel, quote);
+      // COPY BINARY counts tuples: line N is the sub-batch's record N
+      const rec =
+        source.format?.() === 'binary' ? recordAtOrdinal(buf, rel - 1, quote) : recordAtLine(buf, rel, quote);
       line = source.batch.firstLine + (rec ? (ctx.rows ? rec.ordinal + 1 : rec.firstLine) : rel) - 1;
       if (rec && column) {
         const idx = ctx.columns.indexOf(column);

@@ -20,6 +20,8 @@ export class BatchFeed {
   private wake: (() => void) | undefined;
   private readonly stop = new AbortController();
   private readonly settled: Promise<ScanTotals>;
+  /** how many sub-batches have been handed out */
+  private handed = 0;
 
   private constructor(
     /** a guess made before the scan: the file holds a single sub-batch (then staging buys nothing) */
@@ -63,6 +65,8 @@ export class BatchFeed {
     port1.on('message', (m: PlanMessage) => {
       if ('batch' in m) {
         f.sources.push(source(m.batch));
+        // the next one to be handed out: its preparation can start now
+        if (f.sources.length === f.handed + 1) f.sources[f.handed]!.prefetch?.();
         f.poke();
         return;
       }
@@ -122,11 +126,14 @@ export class BatchFeed {
   }
 
   /** The sub-batches from index `from` on, waiting for the scan to cut them; throws the scan's error. One iterator
-   * may be shared by several consumers (an async generator hands out each item once). */
+   * may be shared by several consumers (an async generator hands out each item once). Handing out one starts
+   * preparing the next (its conversion to binary), so that runs while this one COPYs. */
   async *from(from = 0): AsyncGenerator<BatchSource> {
     this.begin();
     for (let i = from; ;) {
       if (i < this.sources.length) {
+        this.handed = Math.max(this.handed, i + 1);
+        this.sources[i + 1]?.prefetch?.();
         yield this.sources[i++]!;
         continue;
       }

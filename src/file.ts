@@ -42,6 +42,8 @@ export interface FileResult {
   retries: number;
   durationMs: number;
   error?: { code: string; message: string; line?: number; column?: string };
+  /** CSV files: how many sub-batches were converted to COPY BINARY (the others went as CSV) */
+  binarySubBatches?: number;
   /** Parquet files: COPY encoding, row groups, decodes in flight at once */
   parquet?: ParquetStats;
   /** --archive-dir / --error-dir: where the file was moved, or why it could not be */
@@ -241,6 +243,7 @@ export async function loadFile(
       // Append without staging: the sub-batches are COPYed one after another straight into the target inside the
       // file's one transaction (one connection, so no internal parallelism; no second pass on the server).
       const copy = copySql(target.sql, fileColumns, prep.dialect);
+      const binarySql = copySql(target.sql, fileColumns, { ...prep.dialect, format: 'binary' });
       await withRetry(
         (attempt) =>
           withClient(ctx.pool, async (client) => {
@@ -254,7 +257,7 @@ export async function loadFile(
                 } else {
                   counted += await copyOn(
                     client,
-                    { sql: copy, source, retries: 0, signal, onRetry },
+                    { sql: copy, binarySql, source, retries: 0, signal, onRetry },
                     false,
                   ).catch(async (err) => {
                     // A lost connection is the whole transaction's to retry (withRetry below), not a data error.
@@ -267,6 +270,7 @@ export async function loadFile(
                     });
                   });
                 }
+                tallyFormat(res, source);
                 source.release?.();
                 progress?.done(source.batch);
               }
@@ -302,6 +306,7 @@ export async function loadFile(
       { retries: config.maxRetries, signal, onRetry },
     );
     const copy = copySql(stagingSql, fileColumns, prep.dialect);
+    const binarySql = copySql(stagingSql, fileColumns, { ...prep.dialect, format: 'binary' });
     const counts = new Map<number, number>();
     const copyOne = async (source: BatchSource): Promise<void> => {
       try {
@@ -320,6 +325,7 @@ export async function loadFile(
           : await copyBatch({
               pool: ctx.pool,
               sql: copy,
+              binarySql,
               staging: stagingSql,
               source,
               retries: config.maxRetries,
@@ -327,6 +333,7 @@ export async function loadFile(
               onRetry,
             });
         counts.set(source.batch.index, n);
+        tallyFormat(res, source);
         source.release?.();
         progress?.done(source.batch);
       } catch (err) {
@@ -499,6 +506,11 @@ async function writeRejects(
     { file: path, rejected: rejects.size, ...out },
     `${path}: ${rejects.size} rows rejected, written to ${out.csv}`,
   );
+}
+
+/** CSV: counts the sub-batches that went as COPY BINARY (src/csvbin/). */
+function tallyFormat(res: FileResult, source: BatchSource): void {
+  if (source.format?.() === 'binary') res.binarySubBatches = (res.binarySubBatches ?? 0) + 1;
 }
 
 function finish(res: FileResult, started: Date): FileResult {

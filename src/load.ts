@@ -294,7 +294,11 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
 function startWorkers(config: Config, plan: PoolPlan): { workers: Piscina; parquetWorkers: ParquetPool } {
   const workers = new Piscina({
     filename: workerUrl.href,
-    maxThreads: Math.max(1, Math.min(availableParallelism(), plan.concurrency)),
+    // a file's record scan holds a thread while its sub-batches are converted to binary on others
+    maxThreads: Math.max(
+      1,
+      Math.min(availableParallelism(), plan.concurrency * (1 + plan.internalConcurrency)),
+    ),
     minThreads: 1,
     idleTimeout: 5_000,
   });

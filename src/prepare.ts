@@ -20,6 +20,8 @@ import type { CopyDialect, FileColumn } from './merge.js';
 import { prepareParquet, type ParquetSource } from './parquet/source.js';
 import { CsvScanError, RecordScanner, type ByteRange, type ScanResult, type SubBatchRange } from './scan.js';
 import { decoderName, sniff } from './sniff.js';
+import { binaryOptions, binarySource } from './csvbin/source.js';
+import type { Logger } from 'pino';
 
 /** A file that is not loaded, on purpose: already loaded, in progress elsewhere, still being written. */
 export class SkipError extends LoaderError {
@@ -62,7 +64,7 @@ export async function ensureUnchanged(path: string, d: Pick<Detected, 'bytes' | 
 
 /** Detect, sniff, plan in a worker, parse the header and map columns. */
 export async function prepare(
-  ctx: Pick<RunContext, 'config' | 'target' | 'workers' | 'parquetWorkers'>,
+  ctx: Pick<RunContext, 'config' | 'target' | 'workers' | 'parquetWorkers'> & { log?: Logger },
   path: string,
   res: FileResult,
   signal: AbortSignal,
@@ -162,7 +164,32 @@ export async function prepare(
     config.ignoreExtraColumns,
     config.tableText,
   );
-  const sources = sourceMaker(path, detected);
+  const csvSources = sourceMaker(path, detected);
+  // CSV rows as COPY BINARY, converted by workers, when the columns' types allow (src/csvbin/source.ts)
+  const options = (config.connection as { options?: string }).options ?? '';
+  const bin = binaryOptions(
+    {
+      format: config.copyFormat,
+      onError: config.onError,
+      // the DSN's options= (or PGOPTIONS) may set another TimeZone, which wins over --timezone
+      timezone: /timezone/i.test(options) ? '' : config.timezone,
+    },
+    dialect,
+    columns,
+    path,
+  );
+  const sources = !bin
+    ? csvSources
+    : (b: SubBatchRange) =>
+        binarySource(csvSources(b), {
+          workers: ctx.workers,
+          path,
+          gzip: detected.gzip,
+          options: bin,
+          signal,
+          onFallback: (src, why) =>
+            ctx.log?.debug({ file: path, batch: src.batch.index }, `sub-batch sent as CSV: ${why}`),
+        });
   const feed = whole
     ? BatchFeed.of(whole.batches.map(sources), whole)
     : BatchFeed.scan(ctx.workers, task, path, sources, {

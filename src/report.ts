@@ -39,6 +39,8 @@ export interface FileReport {
   rowsSkipped: number;
   rowsRejected: number;
   subBatches: number;
+  /** CSV: sub-batches sent as COPY BINARY (converted by workers); the others went as CSV */
+  binarySubBatches: number;
   retries: number;
   durationMs: number;
   /** why it failed or was skipped; null when it loaded */
@@ -96,6 +98,7 @@ function fileReport(f: FileResult): FileReport {
     rowsSkipped: f.rowsSkipped,
     rowsRejected: f.rowsRejected,
     subBatches: f.subBatches,
+    binarySubBatches: f.binarySubBatches ?? 0,
     retries: f.retries,
     durationMs: f.durationMs,
     error: f.error

@@ -243,7 +243,7 @@ export function recordAtOrdinal(
   buf: Uint8Array,
   ordinal: number,
   opts: Pick<ScanOptions, 'quote' | 'escape'>,
-): { firstLine: number; start: number; end: number } | undefined {
+): { firstLine: number; ordinal: number; start: number; end: number } | undefined {
   const b = scanBuffer(buf, { ...opts, batchSize: 1, header: false }).batches[ordinal];
-  return b && { firstLine: b.firstLine, start: b.start, end: b.end };
+  return b && { firstLine: b.firstLine, ordinal, start: b.start, end: b.end };
 }

@@ -1,11 +1,15 @@
-// Piscina worker for CSV files, two tasks. `hash`: the sha256 of the bytes on disk, alone (sha256 runs at 700-900
+// Piscina worker for CSV files. `hash`: the sha256 of the bytes on disk, alone (sha256 runs at 700-900
 // MB/s; the skip-by-hash claim needs it before any row is written). `plan`: the quote-aware record scan, cutting
 // the file into record-aligned sub-batches (of the decompressed bytes, for gzip) and posting each on the task's
-// port as soon as it is cut, so the sub-batches COPY while the scan goes on. Errors come back as data.
+// port as soon as it is cut, so the sub-batches COPY while the scan goes on. `encode`: one sub-batch converted to
+// COPY BINARY. Errors come back as data.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
+import { open } from 'node:fs/promises';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { CsvBinaryEncoder, type CsvBinaryOptions, type CsvBinaryOutcome } from '../src/csvbin/encode.js';
 import { CsvScanError, RecordScanner, type ScanResult, type SubBatchRange } from '../src/scan.js';
 
 export interface HashTask {
@@ -18,9 +22,11 @@ export interface HashTask {
 export type PlanWork =
   | ({ op: 'hash' } & HashTask)
   | ({ op: 'hashAndScan' } & Omit<PlanTask, 'port'>)
-  | ({ op: 'plan' } & PlanTask);
+  | ({ op: 'plan' } & PlanTask)
+  | ({ op: 'encode' } & EncodeTask);
 
-export default function run(work: PlanWork): Promise<HashResult | HashAndScanResult | void> {
+export default function run(work: PlanWork): Promise<HashResult | HashAndScanResult | EncodeResult | void> {
+  if (work.op === 'encode') return encodeBatch(work);
   return work.op === 'hash' ? hash(work) : work.op === 'hashAndScan' ? hashAndScan(work) : plan(work);
 }
 
@@ -124,4 +130,44 @@ async function scanFile(
         : e.message;
     return { ok: false, kind: 'read', message: what };
   }
+}
+
+/** `encode`: one sub-batch of CSV records converted to COPY BINARY (src/csvbin/encode.ts), read from the file
+ * itself or (gzip) handed in. The bytes come back transferred, not copied. */
+export interface EncodeTask {
+  path: string;
+  start: number;
+  end: number;
+  /** the sub-batch's bytes when the file cannot be read at an offset (gzip) */
+  bytes?: Uint8Array;
+  options: CsvBinaryOptions;
+}
+
+export type EncodeResult = CsvBinaryOutcome | { ok: false; record: -1; column: -1; reason: string };
+
+async function encodeBatch(task: EncodeTask): Promise<EncodeResult> {
+  let buf: Buffer;
+  if (task.bytes) buf = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
+  else {
+    buf = Buffer.allocUnsafeSlow(task.end - task.start);
+    try {
+      const fh = await open(task.path, 'r');
+      try {
+        let got = 0;
+        while (got < buf.length) {
+          const { bytesRead } = await fh.read(buf, got, buf.length - got, task.start + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        if (got < buf.length) return { ok: false, record: -1, column: -1, reason: 'the file got shorter' };
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      return { ok: false, record: -1, column: -1, reason: (err as Error).message };
+    }
+  }
+  const out = new CsvBinaryEncoder(task.options).encode(buf);
+  if (!out.ok) return out;
+  return move({ [transferableSymbol]: [out.data.buffer], [valueSymbol]: out }) as unknown as EncodeResult;
 }

@@ -1,0 +1,275 @@
+// CSV records in, PostgreSQL's COPY BINARY out: one sub-batch at a time, in a worker. The server parses binary
+// about 2x faster than CSV (measured: 4.5 s against 8.5 s for the bench's 1,000,000 rows), and on a machine whose
+// cores the server and the loader share, the parse moves to the loader's worker, which runs alongside.
+// Exactness first: a value is converted only when its text has one meaning PostgreSQL's own input function would
+// give it whatever the session's settings (ISO dates, a timestamptz with its offset, plain decimals, ...). Anything
+// else (a field the converter does not take, a record with too few fields, an unusual line ending) gives up on the
+// sub-batch, which then goes as its CSV bytes: the server parses it and reports its errors as it always has.
+// Pure: bytes in, bytes out.
+import { Kind } from './types.js';
+import {
+  Out,
+  writeBool,
+  writeBytes,
+  writeDate,
+  writeFloat8,
+  writeInt,
+  writeNumeric,
+  writeTimestamp,
+  writeUuid,
+} from './values.js';
+
+export interface CsvBinaryOptions {
+  delimiter: number;
+  quote: number;
+  escape: number;
+  /** the NULL string's bytes (an unquoted field equal to it is NULL) */
+  nullBytes: Uint8Array;
+  /** one per field of a record, in file order */
+  kinds: Kind[];
+  /** the session's TimeZone is UTC: a timestamptz without an offset is UTC (else such a value is the server's) */
+  utcSession?: boolean;
+}
+
+export type CsvBinaryOutcome =
+  | { ok: true; data: Uint8Array; rows: number }
+  /** not converted: `record` is 0-based in the sub-batch, `column` 0-based in the record (-1: the record) */
+  | { ok: false; record: number; column: number; reason: string };
+
+const NL = 10;
+const CR = 13;
+const SIGNATURE = [0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00]; // PGCOPY\n\377\r\n\0
+
+class GiveUp extends Error {
+  constructor(
+    readonly column: number,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+export class CsvBinaryEncoder {
+  private o: Out = new Out(0);
+  private scratch = Buffer.allocUnsafe(1 << 12);
+  private readonly opts: CsvBinaryOptions;
+  /** bytes that end an unquoted field (or must not be in one) */
+  private readonly stop = new Uint8Array(256);
+  /** where the next record starts */
+  private at = 0;
+  /** the line ending of the sub-batch's first record: COPY takes it for all */
+  private crlf: boolean | undefined;
+
+  constructor(opts: CsvBinaryOptions) {
+    this.opts = opts;
+    this.stop[NL] = this.stop[CR] = this.stop[opts.delimiter] = this.stop[opts.quote] = 1;
+  }
+
+  /** Converts the records of `buf` (whole records, no header). The bytes come back in a buffer of their own
+   * (transferable), about `buf`'s size for typical data. */
+  encode(buf: Buffer): CsvBinaryOutcome {
+    const o = (this.o = new Out(Math.ceil(buf.length * 1.25)));
+    this.crlf = undefined;
+    for (const b of SIGNATURE) o.buf[o.pos++] = b;
+    o.i32(0); // flags
+    o.i32(0); // header extension length
+    const n = buf.length;
+    let rows = 0;
+    this.at = 0;
+    try {
+      while (this.at < n) {
+        this.record(buf);
+        rows++;
+      }
+    } catch (e) {
+      if (e instanceof GiveUp) return { ok: false, record: rows, column: e.column, reason: e.reason };
+      throw e;
+    }
+    o.ensure(2);
+    o.i16(0xffff);
+    const data = new Uint8Array(o.buf.buffer, o.buf.byteOffset, o.pos);
+    this.o = new Out(0);
+    return { ok: true, data, rows };
+  }
+
+  /** One record from `this.at`. */
+  private record(b: Buffer): void {
+    const { kinds, delimiter: delim, quote, nullBytes } = this.opts;
+    const o = this.o;
+    const n = b.length;
+    const cols = kinds.length;
+    const stop = this.stop;
+    const nullEmpty = nullBytes.length === 0;
+    o.ensure(2);
+    o.i16(cols);
+    let i = this.at;
+    for (let c = 0; c < cols; c++) {
+      const kind = kinds[c]!;
+      if (i < n && b[i] === quote) {
+        i = this.quoted(b, i, kind, c);
+      } else {
+        const fs = i;
+        while (i < n && stop[b[i]!] === 0) i++;
+        if (i < n && b[i] === quote) throw new GiveUp(c, 'a quote inside an unquoted field');
+        if (nullEmpty ? i === fs : this.isNull(b, fs, i)) {
+          o.ensure(4);
+          o.i32(-1);
+        } else {
+          if (cols === 1 && i - fs === 2 && b[fs] === 0x5c && b[fs + 1] === 0x2e)
+            throw new GiveUp(c, 'an end-of-data marker');
+          this.value(kind, b, fs, i, c);
+        }
+      }
+      // what follows the field: the delimiter (more fields to come), or the record's end
+      if (c < cols - 1) {
+        if (i >= n || b[i] !== delim) throw new GiveUp(-1, 'fewer fields than columns');
+        i++;
+      } else if (i < n) {
+        const x = b[i];
+        if (x === NL) {
+          if (this.crlf === true) throw new GiveUp(-1, 'mixed line endings');
+          this.crlf = false;
+          i++;
+        } else if (x === CR) {
+          if (b[i + 1] !== NL || this.crlf === false) throw new GiveUp(-1, 'a carriage return');
+          this.crlf = true;
+          i += 2;
+        } else if (x === delim) {
+          throw new GiveUp(-1, 'more fields than columns');
+        } else {
+          throw new GiveUp(c, 'bytes after a closing quote');
+        }
+      }
+    }
+    this.at = i;
+  }
+
+  /** A quoted field from its opening quote at `i`; returns the index after its closing quote. One pass copies the
+   * bytes unescaped: text straight into the output (its length patched after), other types through `scratch`.
+   * A JavaScript loop: fields are short, and a native indexOf per quote costs more. */
+  private quoted(b: Buffer, i: number, kind: Kind, c: number): number {
+    const { quote, escape } = this.opts;
+    const n = b.length;
+    const text = kind === Kind.Text || kind === Kind.Json || kind === Kind.Jsonb;
+    const o = this.o;
+    let dst: Uint8Array;
+    let w: number;
+    let lenAt = 0;
+    if (text) {
+      o.ensure(5 + 256);
+      lenAt = o.pos;
+      w = lenAt + 4;
+      dst = o.buf;
+      if (kind === Kind.Jsonb) dst[w++] = 1;
+    } else {
+      dst = this.scratch;
+      w = 0;
+    }
+    let cap = dst.length - 1;
+    let p = i + 1;
+    for (;;) {
+      if (p >= n) throw new GiveUp(c, 'unterminated quote');
+      const x = b[p]!;
+      if (x === escape && p + 1 < n && (b[p + 1] === quote || b[p + 1] === escape)) {
+        dst[w++] = b[p + 1]!;
+        p += 2;
+      } else if (x === quote) {
+        break;
+      } else {
+        dst[w++] = x;
+        p++;
+      }
+      if (w >= cap) {
+        if (text) {
+          o.pos = w;
+          o.ensure(4096);
+          dst = o.buf;
+        } else {
+          const bigger = Buffer.allocUnsafe(2 * dst.length);
+          bigger.set(dst.subarray(0, w));
+          dst = this.scratch = bigger;
+        }
+        cap = dst.length - 1;
+      }
+    }
+    if (!text) {
+      this.value(kind, dst, 0, w, c);
+      return p + 1;
+    }
+    const len = w - lenAt - 4;
+    dst[lenAt] = len >>> 24;
+    dst[lenAt + 1] = len >>> 16;
+    dst[lenAt + 2] = len >>> 8;
+    dst[lenAt + 3] = len;
+    o.pos = w;
+    return p + 1;
+  }
+
+  private isNull(src: Uint8Array, fs: number, fe: number): boolean {
+    const nb = this.opts.nullBytes;
+    if (fe - fs !== nb.length) return false;
+    for (let k = 0; k < nb.length; k++) if (src[fs + k] !== nb[k]) return false;
+    return true;
+  }
+
+  private value(kind: Kind, b: Uint8Array, fs: number, fe: number, c: number): void {
+    const o = this.o;
+    let ok = true;
+    switch (kind) {
+      case Kind.Text:
+      case Kind.Json:
+        writeBytes(o, b, fs, fe);
+        return;
+      case Kind.Jsonb:
+        writeBytes(o, b, fs, fe, 1);
+        return;
+      case Kind.Int2:
+        ok = writeInt(o, b, fs, fe, 2);
+        break;
+      case Kind.Int4:
+        ok = writeInt(o, b, fs, fe, 4);
+        break;
+      case Kind.Int8:
+        ok = writeInt(o, b, fs, fe, 8);
+        break;
+      case Kind.Float8:
+        ok = writeFloat8(o, b, fs, fe);
+        break;
+      case Kind.Numeric:
+        ok = writeNumeric(o, b, fs, fe);
+        break;
+      case Kind.Bool:
+        ok = writeBool(o, b, fs, fe);
+        break;
+      case Kind.Date:
+        ok = writeDate(o, b, fs, fe);
+        break;
+      case Kind.Timestamptz:
+        ok = writeTimestamp(o, b, fs, fe, true, this.opts.utcSession === true);
+        break;
+      case Kind.Timestamp:
+        ok = writeTimestamp(o, b, fs, fe, false, false);
+        break;
+      case Kind.Uuid:
+        ok = writeUuid(o, b, fs, fe);
+        break;
+    }
+    if (!ok) throw new GiveUp(c, `not a value the converter takes for ${KIND_NAMES[kind]}`);
+  }
+}
+
+const KIND_NAMES: Record<Kind, string> = {
+  [Kind.Text]: 'text',
+  [Kind.Json]: 'json',
+  [Kind.Jsonb]: 'jsonb',
+  [Kind.Int2]: 'smallint',
+  [Kind.Int4]: 'integer',
+  [Kind.Int8]: 'bigint',
+  [Kind.Float8]: 'double precision',
+  [Kind.Numeric]: 'numeric',
+  [Kind.Bool]: 'boolean',
+  [Kind.Date]: 'date',
+  [Kind.Timestamptz]: 'timestamptz',
+  [Kind.Timestamp]: 'timestamp',
+  [Kind.Uuid]: 'uuid',
+};

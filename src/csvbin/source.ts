@@ -1,0 +1,125 @@
+// Where the CSV-to-binary converter is used, and its sub-batch sources. `--copy-format auto` (the default) sends a
+// CSV file's sub-batches as COPY BINARY when every column's type is one the converter writes, the file is UTF-8
+// and rows are not set aside one by one (reject-rows finds a bad row by COPY's own CSV line numbers). Each
+// sub-batch is converted by a worker, the next one while the current one COPYs; a sub-batch the converter gives up
+// on goes as its CSV bytes, unchanged. `binary` insists (a file whose columns it cannot write is an error); `text`
+// never converts.
+import { Readable } from 'node:stream';
+import type { Piscina } from 'piscina';
+import type { EncodeResult, PlanWork } from '../../workers/plan.js';
+import type { CopyFormat } from '../config.js';
+import type { BatchSource } from '../copy.js';
+import { LoaderError } from '../errors.js';
+import type { CopyDialect, FileColumn } from '../merge.js';
+import type { CsvBinaryOptions } from './encode.js';
+import { kindOf, type Kind } from './types.js';
+
+export interface BinaryChoice {
+  format: CopyFormat;
+  onError: string;
+  /** the session's TimeZone (a timestamptz without offset is read in it) */
+  timezone: string;
+}
+
+/** The converter's options for a file, or undefined when its sub-batches go as CSV. */
+export function binaryOptions(
+  choice: BinaryChoice,
+  dialect: CopyDialect,
+  columns: FileColumn[],
+  file: string,
+): CsvBinaryOptions | undefined {
+  if (choice.format === 'text') return undefined;
+  const kinds: Kind[] = [];
+  const why = (reason: string): undefined => {
+    if (choice.format === 'binary')
+      throw new LoaderError('USAGE', `--copy-format binary: ${reason}`, { file });
+    return undefined;
+  };
+  if (choice.onError === 'reject-rows') return why('not with --on-error reject-rows');
+  if (!/^utf-?8$/i.test(dialect.encoding)) return why(`the file's encoding is ${dialect.encoding}, not UTF8`);
+  for (const c of columns) {
+    const k = kindOf(c.target?.type);
+    if (k === undefined)
+      return why(
+        `column ${JSON.stringify(c.target!.name)} is of type ${c.target!.type}, which it cannot write`,
+      );
+    kinds.push(k);
+  }
+  const byte = (s: string): number => Buffer.from(s, 'utf8')[0]!;
+  return {
+    delimiter: byte(dialect.delimiter),
+    quote: byte(dialect.quote),
+    escape: byte(dialect.escape),
+    nullBytes: Buffer.from(dialect.null, 'utf8'),
+    kinds,
+    utcSession: choice.timezone === 'UTC',
+  };
+}
+
+/** What a converted sub-batch's COPY reports: how the sub-batch went, and why not binary. */
+export interface BinarySource extends BatchSource {
+  format(): 'csv' | 'binary';
+}
+
+/** Wraps a CSV sub-batch's source: load() converts it (prefetch() starts that early), open() streams the binary
+ * bytes, or the CSV bytes when the converter gave up; bytes() stays the CSV bytes (for error messages). */
+export function binarySource(
+  src: BatchSource,
+  ctx: {
+    workers: Piscina;
+    path: string;
+    gzip: boolean;
+    options: CsvBinaryOptions;
+    signal: AbortSignal;
+    onFallback(src: BatchSource, reason: string): void;
+  },
+): BinarySource {
+  let pending: Promise<EncodeResult> | undefined;
+  let data: Uint8Array | undefined;
+  const convert = (): Promise<EncodeResult> =>
+    (pending ??= (async () => {
+      let bytes: Uint8Array | undefined;
+      if (ctx.gzip) {
+        await src.load?.();
+        bytes = await src.bytes();
+      }
+      const work: PlanWork = {
+        op: 'encode',
+        path: ctx.path,
+        start: src.batch.start,
+        end: src.batch.end,
+        bytes,
+        options: ctx.options,
+      };
+      return (await ctx.workers.run(work, { signal: ctx.signal })) as EncodeResult;
+    })());
+  return {
+    batch: src.batch,
+    prefetch: () => void convert().catch(() => {}),
+    load: async () => {
+      await src.load?.();
+      const r = await convert();
+      if (r.ok) data = r.data;
+      else {
+        data = undefined;
+        ctx.onFallback(
+          src,
+          r.record >= 0 ? `record ${r.record + 1}${col(r.column, ctx.options)}: ${r.reason}` : r.reason,
+        );
+      }
+    },
+    format: () => (data ? 'binary' : 'csv'),
+    open: () =>
+      data ? Readable.from([Buffer.from(data.buffer, data.byteOffset, data.byteLength)]) : src.open(),
+    bytes: () => src.bytes(),
+    release: () => {
+      data = undefined;
+      pending = undefined;
+      src.release?.();
+    },
+  };
+}
+
+function col(c: number, o: CsvBinaryOptions): string {
+  return c >= 0 && c < o.kinds.length ? `, field ${c + 1}` : '';
+}
