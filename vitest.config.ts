@@ -1,11 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
 // The test matrix: every file against PostgreSQL 18; against 16 (no COPY ON_ERROR, no transaction_timeout, no
-// reserved_connections) the files where server versions differ: COPY, modes, rejects, Parquet, retries, session
-// settings, privileges. Both projects run in one `vitest run`, each with its own server.
+// reserved_connections) the files where server versions differ: COPY (CSV and its binary conversion), modes,
+// rejects, Parquet, retries, session settings, privileges. Both projects run in one `vitest run`, each with its own server.
 const OLDER = [
   'test/integration/batches.test.ts',
   'test/integration/dialects.test.ts',
+  'test/integration/csvbinary.test.ts',
   'test/integration/modes.test.ts',
   'test/integration/rejects.test.ts',
   'test/integration/parquet.test.ts',

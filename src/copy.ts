@@ -108,7 +108,8 @@ export async function describeCopyError(
       { cause: err },
     );
   }
-  const where = err.where ?? '';
+  // COPY's own context line (a type's input function may add its own first, e.g. "JSON data, line 1: ...")
+  const where = err.where?.split('\n').find((l) => l.startsWith('COPY ')) ?? err.where ?? '';
   const m = /\bline (\d+)(?:, column ([^:]+?))?(?::|$)/m.exec(where);
   let line: number | undefined;
   let column = err.column ?? m?.[2];

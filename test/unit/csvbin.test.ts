@@ -1,0 +1,121 @@
+// The CSV-to-binary converter's own decisions, without a server (test/integration/csvbinary.test.ts compares its
+// output with the server's parse): the exact bytes of a few values, and every case where it gives up on a
+// sub-batch so that the server parses the CSV instead.
+import { describe, expect, it } from 'vitest';
+import { CsvBinaryEncoder, type CsvBinaryOptions } from '../../src/csvbin/encode.js';
+import { Kind, kindOf } from '../../src/csvbin/types.js';
+
+const opts = (kinds: Kind[], extra: Partial<CsvBinaryOptions> = {}): CsvBinaryOptions => ({
+  delimiter: 0x2c,
+  quote: 0x22,
+  escape: 0x22,
+  nullBytes: new Uint8Array(0),
+  kinds,
+  ...extra,
+});
+
+function encode(text: string, kinds: Kind[], extra: Partial<CsvBinaryOptions> = {}) {
+  return new CsvBinaryEncoder(opts(kinds, extra)).encode(Buffer.from(text));
+}
+
+/** The tuples' bytes after the 19-byte header, before the 2-byte trailer, as hex. */
+function tuples(text: string, kinds: Kind[]): string {
+  const r = encode(text, kinds);
+  if (!r.ok) throw new Error(`gave up: ${r.reason}`);
+  const b = Buffer.from(r.data);
+  expect(b.subarray(0, 11).toString('latin1')).toBe('PGCOPY\n\xff\r\n\0');
+  expect(b.subarray(b.length - 2).toString('hex')).toBe('ffff');
+  return b.subarray(19, b.length - 2).toString('hex');
+}
+
+describe('CsvBinaryEncoder', () => {
+  it('writes field counts, lengths and values in network order; an unquoted empty field is NULL', () => {
+    // 2 fields: int4 -2 and text "a""b" ; then 7 and NULL
+    expect(tuples('-2,"a""b"\n7,\n', [Kind.Int4, Kind.Text])).toBe(
+      '0002' + '00000004fffffffe' + '00000003' + '612262' + '0002' + '0000000400000007' + 'ffffffff',
+    );
+    // a quoted empty field is an empty string, not NULL
+    expect(tuples('""\n', [Kind.Text])).toBe('0001' + '00000000');
+    // bigint past 2^53, numeric 12.5 (digits 12 and 5000, weight 0, dscale 1), date 2000-01-02
+    expect(tuples('9007199254740993,12.5,2000-01-02\n', [Kind.Int8, Kind.Numeric, Kind.Date])).toBe(
+      '0003' +
+        '00000008' +
+        '0020000000000001' +
+        '0000000c' +
+        '0002' +
+        '0000' +
+        '0000' +
+        '0001' +
+        '000c' +
+        '1388' +
+        '00000004' +
+        '00000001',
+    );
+    // timestamptz 2000-01-01T00:00:01+01:00 is -3599 s from the PostgreSQL epoch; uuid bytes; jsonb's version byte
+    expect(tuples('2000-01-01T00:00:01+01:00\n', [Kind.Timestamptz])).toBe(
+      '0001' + '00000008' + 'ffffffff297b9e40',
+    );
+    expect(tuples('A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11\n', [Kind.Uuid])).toBe(
+      '0001' + '00000010' + 'a0eebc999c0b4ef8bb6d6bb9bd380a11',
+    );
+    expect(tuples('1\n', [Kind.Jsonb])).toBe('0001' + '00000002' + '0131');
+  });
+
+  it('reads a CRLF file and a last record without a line break', () => {
+    const r = encode('1,a\r\n2,b', [Kind.Int4, Kind.Text]);
+    expect(r.ok && r.rows).toBe(2);
+  });
+
+  it.each([
+    ['fewer fields than columns', '1\n', [Kind.Int4, Kind.Text]],
+    ['more fields than columns', '1,a,b\n', [Kind.Int4, Kind.Text]],
+    ['a quote inside an unquoted field', 'a"b"\n', [Kind.Text]],
+    ['bytes after a closing quote', '"a"b\n', [Kind.Text]],
+    ['unterminated quote', '"abc\n', [Kind.Text]],
+    ['mixed line endings', '1\r\n2\n', [Kind.Int4]],
+    ['a carriage return', 'a\rb\n', [Kind.Text]],
+    ['an end-of-data marker', '\\.\n', [Kind.Text]],
+    ['integer', ' 1\n', [Kind.Int4]],
+    ['integer', '2147483648\n', [Kind.Int4]],
+    ['smallint', '32768\n', [Kind.Int2]],
+    ['bigint', '9223372036854775808\n', [Kind.Int8]],
+    ['double precision', '1e400\n', [Kind.Float8]],
+    ['double precision', '1e-400\n', [Kind.Float8]],
+    ['double precision', 'NaN\n', [Kind.Float8]],
+    ['numeric', '1e5\n', [Kind.Numeric]],
+    ['boolean', 'tr\n', [Kind.Bool]],
+    ['date', '2021-02-29\n', [Kind.Date]],
+    ['date', '0000-01-01\n', [Kind.Date]],
+    ['timestamptz', '2020-01-01 24:00:00Z\n', [Kind.Timestamptz]],
+    ['timestamp', '2020-01-01 00:00:00+01\n', [Kind.Timestamp]],
+    ['timestamptz', '2020-01-01 00:00:00.1234567Z\n', [Kind.Timestamptz]],
+    ['uuid', '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}\n', [Kind.Uuid]],
+  ])('gives up on %s: %j', (reason, text, kinds) => {
+    const r = encode(text, kinds);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.reason).toContain(reason);
+  });
+
+  it('reads a timestamptz without an offset only when the session is in UTC', () => {
+    expect(encode('2020-01-01 00:00:00\n', [Kind.Timestamptz]).ok).toBe(false);
+    expect(encode('2020-01-01 00:00:00\n', [Kind.Timestamptz], { utcSession: true }).ok).toBe(true);
+  });
+
+  it('says which record and field it gave up on', () => {
+    expect(encode('1,a\n2,b\nx,c\n', [Kind.Int4, Kind.Text])).toMatchObject({
+      ok: false,
+      record: 2,
+      column: 0,
+    });
+  });
+
+  it('maps format_type() names to forms, and leaves the rest to the server', () => {
+    expect(kindOf('numeric(12,2)')).toBe(Kind.Numeric);
+    expect(kindOf('character varying(20)')).toBe(Kind.Text);
+    expect(kindOf('timestamp(3) with time zone')).toBe(Kind.Timestamptz);
+    expect(kindOf('timestamp(3) without time zone')).toBe(Kind.Timestamp);
+    expect(kindOf(undefined)).toBe(Kind.Text); // an ignored field's staging column
+    for (const t of ['real', 'interval', 'integer[]', 'bytea', 'public.mood', 'time without time zone'])
+      expect(kindOf(t)).toBeUndefined();
+  });
+});
