@@ -44,6 +44,8 @@ const USAGE = `npm run bench -- [options] [FILES...]
   --internal-concurrency L   default 1,2
   --concurrency LIST         files at once (default 4; only varied when a scenario has several files)
   --direct off,on            also measure --direct (append only; default off,on)
+  --copy-formats LIST        CSV: auto (rows converted to COPY BINARY where the types allow), text (the CSV
+                             bytes as they are), binary; default auto
   --runs N                   default 3
   --base-cli PATH            also run each loader setting with another build's dist/src/cli.js (an A/B in turns)
   --json FILE  --chart FILE.svg`;
@@ -62,6 +64,7 @@ const { values: o, positionals } = parseArgs({
     'internal-concurrency': { type: 'string', default: '1,2' },
     concurrency: { type: 'string', default: '4' },
     direct: { type: 'string', default: 'off,on' },
+    'copy-formats': { type: 'string', default: 'auto' },
     runs: { type: 'string', default: '3' },
     'base-cli': { type: 'string' },
     json: { type: 'string' },
@@ -87,6 +90,9 @@ const concurrencies = ints('--concurrency', o.concurrency);
 const directs = o.direct
   .split(',')
   .map((v) => (v === 'on' ? true : v === 'off' ? false : fail('--direct takes off,on')));
+const copyFormats = o['copy-formats']
+  .split(',')
+  .map((v) => (['auto', 'text', 'binary'].includes(v) ? v : fail('--copy-formats takes auto,text,binary')));
 const runs = ints('--runs', o.runs)[0]!;
 const rowsWanted = ints('--rows', o.rows)[0]!;
 const filesIsCount = o.files !== undefined && /^\d+$/.test(o.files);
@@ -234,8 +240,10 @@ try {
           (p.direct
             ? ' direct'
             : ` internal=${p.internal}${p.internal === 1 && sc.mode === 'append' ? ' (direct)' : ''}`) +
-          (sc.files.length > 1 ? ` concurrency=${p.concurrency}` : '');
+          (sc.files.length > 1 ? ` concurrency=${p.concurrency}` : '') +
+          (p.format !== 'auto' ? ` ${p.format}` : '');
         const args = ['--table', tbl, '--mode', sc.mode, '--batch-size', String(p.batchSize)];
+        args.push('--copy-format', p.format);
         args.push('--internal-concurrency', String(p.internal), '--concurrency', String(p.concurrency));
         if (p.direct) args.push('--direct');
         args.push('--force', '--quiet', '--log-level', 'error', ...sc.files);
@@ -284,7 +292,9 @@ function tmp(tag: string): string {
 }
 
 /** The loader settings to measure for a scenario; --direct stands for any internal concurrency (it has one stream). */
-function grid(sc: Scenario): { batchSize: number; internal: number; concurrency: number; direct: boolean }[] {
+function grid(
+  sc: Scenario,
+): { batchSize: number; internal: number; concurrency: number; direct: boolean; format: string }[] {
   const seen = new Set<string>();
   const ps = [];
   const files = sc.files.length;
@@ -292,10 +302,13 @@ function grid(sc: Scenario): { batchSize: number; internal: number; concurrency:
     for (const concurrency of files > 1 ? concurrencies : concurrencies.slice(0, 1)) {
       for (const direct of sc.mode === 'append' ? directs : [false]) {
         for (const internal of direct ? [1] : sc.name === 'small' ? internals.slice(0, 1) : internals) {
-          const k = `${batchSize}/${concurrency}/${direct || (internal === 1 && sc.mode === 'append') ? 'd' : internal}`;
-          if (seen.has(k)) continue;
-          seen.add(k);
-          ps.push({ batchSize, internal, concurrency, direct });
+          // Parquet files are binary already: --copy-format is for CSV
+          for (const format of sc.name.includes('parquet') ? copyFormats.slice(0, 1) : copyFormats) {
+            const k = `${batchSize}/${concurrency}/${direct || (internal === 1 && sc.mode === 'append') ? 'd' : internal}/${format}`;
+            if (seen.has(k)) continue;
+            seen.add(k);
+            ps.push({ batchSize, internal, concurrency, direct, format });
+          }
         }
       }
     }
@@ -326,9 +339,11 @@ function report(
   const best = loaders[0];
   if (!best?.params) return;
   const p = best.params;
-  const flags = p.direct
-    ? `--batch-size ${p.batchSize} --direct`
-    : `--batch-size ${p.batchSize} --internal-concurrency ${p.internal}`;
+  const flags =
+    (p.direct
+      ? `--batch-size ${p.batchSize} --direct`
+      : `--batch-size ${p.batchSize} --internal-concurrency ${p.internal}`) +
+    (p.format && p.format !== 'auto' ? ` --copy-format ${p.format}` : '');
   const near = loaders
     .slice(1)
     .filter((r) => Math.min(...r.times) <= Math.max(...best.times))

@@ -87,6 +87,8 @@ export interface LoaderParams {
   internal: number;
   concurrency: number;
   direct: boolean;
+  /** --copy-format: auto, text or binary */
+  format?: string;
 }
 
 export interface Measured {

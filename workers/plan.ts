@@ -145,11 +145,15 @@ export interface EncodeTask {
 
 export type EncodeResult = CsvBinaryOutcome | { ok: false; record: -1; column: -1; reason: string };
 
+let readBuffer = Buffer.alloc(0);
+
 async function encodeBatch(task: EncodeTask): Promise<EncodeResult> {
   let buf: Buffer;
   if (task.bytes) buf = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
   else {
-    buf = Buffer.allocUnsafeSlow(task.end - task.start);
+    // one read buffer per thread, kept: a fresh one per sub-batch cost page faults and collections
+    if (readBuffer.length < task.end - task.start) readBuffer = Buffer.allocUnsafeSlow(task.end - task.start);
+    buf = readBuffer.subarray(0, task.end - task.start);
     try {
       const fh = await open(task.path, 'r');
       try {

@@ -11,8 +11,8 @@ export class Out {
   }
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
+    let size = Math.ceil(this.buf.length * 1.5);
+    while (size < this.pos + n) size = Math.ceil(size * 1.5);
     const next = Buffer.allocUnsafeSlow(size);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;

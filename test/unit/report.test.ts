@@ -63,6 +63,7 @@ describe('buildReport', () => {
       rowsSkipped: 0,
       rowsRejected: 0,
       subBatches: 1,
+      binarySubBatches: 0,
       retries: 0,
       durationMs: 7,
       error: { code: 'DATA', message: 'line 3, column "x": bad', line: 3, column: 'x' },

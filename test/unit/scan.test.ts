@@ -320,11 +320,11 @@ describe('recordAtOrdinal', () => {
   const qo = { quote: Q, escape: Q };
 
   it('finds the record by its 0-based ordinal', () => {
-    expect(recordAtOrdinal(buf, 0, qo)).toEqual({ firstLine: 1, start: 0, end: 4 });
+    expect(recordAtOrdinal(buf, 0, qo)).toEqual({ firstLine: 1, ordinal: 0, start: 0, end: 4 });
     const r = recordAtOrdinal(buf, 1, qo)!;
     expect(r.firstLine).toBe(2);
     expect(buf.subarray(r.start, r.end).toString()).toBe('2,"x\ny"\n');
-    expect(recordAtOrdinal(buf, 2, qo)).toEqual({ firstLine: 4, start: 12, end: 15 });
+    expect(recordAtOrdinal(buf, 2, qo)).toEqual({ firstLine: 4, ordinal: 2, start: 12, end: 15 });
   });
 
   it('returns undefined past the last record', () => {
