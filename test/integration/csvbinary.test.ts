@@ -230,7 +230,7 @@ describe('errors in binary rows', () => {
 
   it('names the line and column of a value the server refuses (too long, bad json, bad UTF-8, NOT NULL)', async () => {
     // header line 1, records 0-1 on lines 2-3, record 2 on lines 4-5: record 5 starts on line 8
-    const long = await failing('e_long', 'id int, v varchar(3)', 'toolong');
+    const long = await failing('e_long', 'id int, v varchar(3)', 'toolong', { multi: '"a\nb"' });
     expect(long.error).toMatchObject({ code: 'DATA', line: 8, column: 'v' });
     expect(long.error!.message).toMatch(/value too long for type character varying\(3\)/);
 
