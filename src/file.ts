@@ -25,6 +25,7 @@ import { withRetry } from './retry.js';
 import { Rejects, copyRejecting, csvRecords } from './reject.js';
 import { copyParquetRejecting, parquetLocator } from './parquet/reject.js';
 import { qualified } from './sql.js';
+import type { BufferPool } from './csvbin/source.js';
 import { dropStaging, identity, incompleteBatches, mergeOrBisect, stagingExists } from './staging.js';
 
 export interface FileResult {
@@ -67,6 +68,8 @@ export interface RunContext {
   claims: Claims;
   /** progress events (src/progress.ts); undefined when nobody listens */
   progress?: ProgressListener;
+  /** output buffers of the CSV-to-binary conversion, reused across the run's sub-batches */
+  buffers?: BufferPool;
 }
 
 /** A file whose rows sit in staging, waiting for the run's replace transaction. */

@@ -9,6 +9,7 @@ import { Piscina } from 'piscina';
 import { ensureAuditTable, insertAudit } from './audit.js';
 import { readTarget, type Target } from './catalog.js';
 import { Claims, runKey } from './claim.js';
+import { BufferPool } from './csvbin/source.js';
 import { redact, resolveConfig, type Config, type LoadOptions } from './config.js';
 import { ensureTarget, type Created } from './createtable.js';
 import {
@@ -245,6 +246,7 @@ export async function load(options: LoadOptions, hooks: LoadHooks = {}): Promise
     signal,
     claims,
     progress,
+    buffers: new BufferPool(plan.concurrency * (plan.internalConcurrency + 1)),
     mergeTurn: async (i) => {
       if (ordered) await Promise.all(done.slice(0, i).map((d) => d.p));
     },

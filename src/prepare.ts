@@ -64,7 +64,7 @@ export async function ensureUnchanged(path: string, d: Pick<Detected, 'bytes' | 
 
 /** Detect, sniff, plan in a worker, parse the header and map columns. */
 export async function prepare(
-  ctx: Pick<RunContext, 'config' | 'target' | 'workers' | 'parquetWorkers'> & { log?: Logger },
+  ctx: Pick<RunContext, 'config' | 'target' | 'workers' | 'parquetWorkers' | 'buffers'> & { log?: Logger },
   path: string,
   res: FileResult,
   signal: AbortSignal,
@@ -187,6 +187,7 @@ export async function prepare(
           gzip: detected.gzip,
           options: bin,
           signal,
+          buffers: ctx.buffers,
           onFallback: (src, why) =>
             ctx.log?.debug({ file: path, batch: src.batch.index }, `sub-batch sent as CSV: ${why}`),
         });

@@ -140,6 +140,8 @@ export interface EncodeTask {
   end: number;
   /** the sub-batch's bytes when the file cannot be read at an offset (gzip) */
   bytes?: Uint8Array;
+  /** a buffer to write into, transferred in (given back by an earlier sub-batch) */
+  into?: ArrayBuffer;
   options: CsvBinaryOptions;
 }
 
@@ -171,7 +173,7 @@ async function encodeBatch(task: EncodeTask): Promise<EncodeResult> {
       return { ok: false, record: -1, column: -1, reason: (err as Error).message };
     }
   }
-  const out = new CsvBinaryEncoder(task.options).encode(buf);
+  const out = new CsvBinaryEncoder(task.options).encode(buf, task.into);
   if (!out.ok) return out;
   return move({ [transferableSymbol]: [out.data.buffer], [valueSymbol]: out }) as unknown as EncodeResult;
 }

@@ -40,6 +40,11 @@ const NL = 10;
 const CR = 13;
 const SIGNATURE = [0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00]; // PGCOPY\n\377\r\n\0
 
+/** The output buffer's first size for `n` input bytes. */
+export function outSize(n: number): number {
+  return Math.ceil(n * 1.1);
+}
+
 class GiveUp extends Error {
   constructor(
     readonly column: number,
@@ -67,8 +72,8 @@ export class CsvBinaryEncoder {
 
   /** Converts the records of `buf` (whole records, no header). The bytes come back in a buffer of their own
    * (transferable): about `buf`'s size for typical data, room for 10% more before it grows. */
-  encode(buf: Buffer): CsvBinaryOutcome {
-    const o = (this.o = new Out(Math.ceil(buf.length * 1.1)));
+  encode(buf: Buffer, into?: ArrayBuffer): CsvBinaryOutcome {
+    const o = (this.o = new Out(outSize(buf.length), into));
     this.crlf = undefined;
     for (const b of SIGNATURE) o.buf[o.pos++] = b;
     o.i32(0); // flags

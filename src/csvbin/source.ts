@@ -11,7 +11,7 @@ import type { CopyFormat } from '../config.js';
 import type { BatchSource } from '../copy.js';
 import { LoaderError } from '../errors.js';
 import type { CopyDialect, FileColumn } from '../merge.js';
-import type { CsvBinaryOptions } from './encode.js';
+import { outSize, type CsvBinaryOptions } from './encode.js';
 import { kindOf, type Kind } from './types.js';
 
 export interface BinaryChoice {
@@ -71,6 +71,8 @@ export function binarySource(
     gzip: boolean;
     options: CsvBinaryOptions;
     signal: AbortSignal;
+    /** the run's output buffers, reused */
+    buffers?: BufferPool;
     onFallback(src: BatchSource, reason: string): void;
   },
 ): BinarySource {
@@ -83,15 +85,18 @@ export function binarySource(
         await src.load?.();
         bytes = await src.bytes();
       }
+      const into = ctx.buffers?.take(outSize(src.batch.end - src.batch.start));
       const work: PlanWork = {
         op: 'encode',
         path: ctx.path,
         start: src.batch.start,
         end: src.batch.end,
         bytes,
+        into,
         options: ctx.options,
       };
-      return (await ctx.workers.run(work, { signal: ctx.signal })) as EncodeResult;
+      const transferList = (into ? [into] : []) as never;
+      return (await ctx.workers.run(work, { signal: ctx.signal, transferList })) as EncodeResult;
     })());
   return {
     batch: src.batch,
@@ -113,6 +118,8 @@ export function binarySource(
       data ? Readable.from([Buffer.from(data.buffer, data.byteOffset, data.byteLength)]) : src.open(),
     bytes: () => src.bytes(),
     release: () => {
+      // its COPY is over: the buffer serves a later sub-batch
+      if (data) ctx.buffers?.give(data.buffer as ArrayBuffer);
       data = undefined;
       pending = undefined;
       src.release?.();
@@ -122,4 +129,21 @@ export function binarySource(
 
 function col(c: number, o: CsvBinaryOptions): string {
   return c >= 0 && c < o.kinds.length ? `, field ${c + 1}` : '';
+}
+
+/** Output buffers handed to the converter's workers and given back once their sub-batch's COPY is done: a run
+ * reuses a few instead of allocating (page-faulting and collecting) one per sub-batch. */
+export class BufferPool {
+  private readonly free: ArrayBuffer[] = [];
+  constructor(private readonly keep = 4) {}
+
+  /** a free buffer of at least `min` bytes, or undefined */
+  take(min: number): ArrayBuffer | undefined {
+    const i = this.free.findIndex((b) => b.byteLength >= min);
+    return i < 0 ? undefined : this.free.splice(i, 1)[0];
+  }
+
+  give(b: ArrayBuffer): void {
+    if (this.free.length < this.keep) this.free.push(b);
+  }
 }

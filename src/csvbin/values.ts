@@ -6,8 +6,10 @@
 export class Out {
   buf: Buffer;
   pos = 0;
-  constructor(size: number) {
-    this.buf = Buffer.allocUnsafeSlow(Math.max(1024, size));
+  /** `into`: a buffer to write into when it holds `size` bytes (one given back by an earlier sub-batch's COPY) */
+  constructor(size: number, into?: ArrayBuffer) {
+    this.buf =
+      into && into.byteLength >= size ? Buffer.from(into) : Buffer.allocUnsafeSlow(Math.max(1024, size));
   }
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
