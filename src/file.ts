@@ -16,7 +16,7 @@ import { copyBatch, copyOn, describeCopyError, tagBatch, type BatchSource } from
 import { withClient, inTransaction } from './db.js';
 import { LoaderError, adviceFor, classifyError, sqlStateOf } from './errors.js';
 import { BatchFeed } from './feed.js';
-import { copySql, fastMergeSql, mergeSql, stagingDdl, type FileColumn } from './merge.js';
+import { copySql, mergeSql, stagingDdl, type FileColumn } from './merge.js';
 import type { ParquetPool } from './parquet/pool.js';
 import type { ParquetStats } from './parquet/source.js';
 import { ensureUnchanged, prepare, SkipError, type Prepared } from './prepare.js';
@@ -372,7 +372,6 @@ export async function loadFile(
 
     await ctx.mergeTurn(index);
     const merge = mergeSql(target, stagingSql, prep.columns, target.mode);
-    const fast = fastMergeSql(target, stagingSql, prep.columns, target.mode);
     for (let round = 0; ; round++) {
       const lost = await withRetry(
         (attempt) =>
@@ -386,26 +385,21 @@ export async function loadFile(
                 const missing = await incompleteBatches(client, stagingSql, counts);
                 if (missing.length > 0) return missing;
               }
-              const merged = await mergeOrBisect(
-                client,
-                merge,
-                {
-                  target,
-                  stagingSql,
-                  columns: prep.columns,
-                  mode: target.mode,
-                  rejects,
-                  firstOnly: !rejecting,
-                  batchOf: async (b) => {
-                    const source = sources.find((x) => x.batch.index === b)!;
-                    const order = sent.get(b) ?? identity(source.batch.records);
-                    const pq = prep.sources?.[b];
-                    if (pq) return { sent: order, locate: parquetLocator(pq) };
-                    return { sent: order, locate: csvRecords(source.batch, await source.bytes(), quote) };
-                  },
+              const merged = await mergeOrBisect(client, merge, {
+                target,
+                stagingSql,
+                columns: prep.columns,
+                mode: target.mode,
+                rejects,
+                firstOnly: !rejecting,
+                batchOf: async (b) => {
+                  const source = sources.find((x) => x.batch.index === b)!;
+                  const order = sent.get(b) ?? identity(source.batch.records);
+                  const pq = prep.sources?.[b];
+                  if (pq) return { sent: order, locate: parquetLocator(pq) };
+                  return { sent: order, locate: csvRecords(source.batch, await source.bytes(), quote) };
                 },
-                fast,
-              );
+              });
               res.rowsInserted = merged.inserted;
               res.rowsUpdated = merged.updated;
               res.rowsRejected = rejects.size;

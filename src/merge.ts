@@ -76,7 +76,6 @@ export function mergeSql(
   columns: FileColumn[],
   mode: Mode,
   range?: StagingRange,
-  { latestOnly = true }: { latestOnly?: boolean } = {},
 ): string {
   const from = range ? `${stagingSql} WHERE ${rangeFilter(range)}` : stagingSql;
   const loaded = columns.filter((c): c is FileColumn & { target: Column } => c.target !== undefined);
@@ -93,10 +92,9 @@ export function mergeSql(
   }
   const keySet = new Set(key);
   const stagingKey = key.map((k) => quoteIdent(loaded.find((c) => c.target.name === k)!.stagingName));
-  const latest = latestOnly
-    ? `SELECT DISTINCT ON (${stagingKey.join(', ')}) ${select.join(', ')} FROM ${from} ` +
-      `ORDER BY ${stagingKey.join(', ')}, ${quoteIdent(BATCH_COL)} DESC, ${quoteIdent(ORD_COL)} DESC`
-    : `SELECT ${select.join(', ')} FROM ${from}`;
+  const latest =
+    `SELECT DISTINCT ON (${stagingKey.join(', ')}) ${select.join(', ')} FROM ${from} ` +
+    `ORDER BY ${stagingKey.join(', ')}, ${quoteIdent(BATCH_COL)} DESC, ${quoteIdent(ORD_COL)} DESC`;
   const conflict = `ON CONFLICT (${key.map(quoteIdent).join(', ')})`;
   const updatable = loaded.filter((c) => !keySet.has(c.target.name) && c.target.identity !== 'a');
   if (mode === 'insert-only' || updatable.length === 0) {
@@ -116,22 +114,4 @@ export function mergeSql(
   // xmax = 0 on the returned row version means it was inserted, not updated.
   return `WITH m AS (${insert} ${latest} ${conflict} DO UPDATE SET ${set.join(', ')} RETURNING (t.xmax = 0) AS ins)
           SELECT count(*) FILTER (WHERE ins)::int8 AS inserted, count(*) FILTER (WHERE NOT ins)::int8 AS updated FROM m`;
-}
-
-/** The upsert's merge without DISTINCT ON, whose sort of the whole staging table (spilling to disk past work_mem)
- * costs more than the upsert itself: right when no key repeats within the file, which is the common case. When one
- * does, PostgreSQL refuses (21000, "cannot affect row a second time") and the caller runs mergeSql's instead.
- * Undefined where that does not hold: insert-only (DO NOTHING would keep the first occurrence, not the last), a
- * key column that may be NULL (DISTINCT ON folds NULL keys into one row), a partitioned table. */
-export function fastMergeSql(
-  target: Target,
-  stagingSql: string,
-  columns: FileColumn[],
-  mode: Mode,
-): string | undefined {
-  if (mode !== 'upsert' || !target.key || target.partitioned) return undefined;
-  const byName = new Map(target.columns.map((c) => [c.name, c]));
-  if (!target.key.every((k) => byName.get(k)?.notNull)) return undefined;
-  const sql = mergeSql(target, stagingSql, columns, mode, undefined, { latestOnly: false });
-  return sql.includes('DO UPDATE') ? sql : undefined;
 }

@@ -2,7 +2,7 @@
 // tables), and the merge that falls back to bisection when a constraint refuses a row.
 import type pg from 'pg';
 import { withClient } from './db.js';
-import { classifyError, sqlStateOf } from './errors.js';
+import { classifyError } from './errors.js';
 import { BATCH_COL } from './merge.js';
 import { mergeRejecting, type MergeRejectingJob } from './reject.js';
 import { quoteIdent } from './sql.js';
@@ -36,38 +36,16 @@ export async function mergeOrBisect(
   client: pg.ClientBase,
   merge: string,
   job: MergeRejectingJob,
-  /** tried first: the merge without DISTINCT ON (merge.ts fastMergeSql), for a file whose keys do not repeat */
-  fast?: string,
 ): Promise<{ inserted: number; updated: number }> {
   await client.query('SAVEPOINT loader_whole');
   try {
-    const { rows } =
-      (fast && (await withoutRepeats(client, fast))) || (await client.query<MergeCounts>(merge));
+    const { rows } = await client.query<{ inserted: string; updated: string }>(merge);
     await client.query('RELEASE SAVEPOINT loader_whole');
     return { inserted: Number(rows[0]?.inserted ?? 0), updated: Number(rows[0]?.updated ?? 0) };
   } catch (err) {
     if (classifyError(err) !== 'reject') throw err;
     await client.query('ROLLBACK TO SAVEPOINT loader_whole');
     return mergeRejecting(client, job);
-  }
-}
-
-type MergeCounts = { inserted: string; updated: string };
-
-/** Runs the merge that assumes no key repeats in the file; undefined (rolled back) when one does. */
-async function withoutRepeats(
-  client: pg.ClientBase,
-  sql: string,
-): Promise<pg.QueryResult<MergeCounts> | undefined> {
-  await client.query('SAVEPOINT loader_fast');
-  try {
-    const r = await client.query<MergeCounts>(sql);
-    await client.query('RELEASE SAVEPOINT loader_fast');
-    return r;
-  } catch (err) {
-    if (sqlStateOf(err) !== '21000') throw err;
-    await client.query('ROLLBACK TO SAVEPOINT loader_fast');
-    return undefined;
   }
 }
 

@@ -1,14 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import type { Column, Target } from '../../src/catalog.js';
-import {
-  BATCH_COL,
-  ORD_COL,
-  copySql,
-  fastMergeSql,
-  mergeSql,
-  stagingDdl,
-  type FileColumn,
-} from '../../src/merge.js';
+import { BATCH_COL, ORD_COL, copySql, mergeSql, stagingDdl, type FileColumn } from '../../src/merge.js';
 
 function col(name: string, extra: Partial<Column> = {}): Column {
   return { name, type: 'text', notNull: false, hasDefault: false, generated: false, identity: '', ...extra };
@@ -200,26 +192,5 @@ describe('mergeSql', () => {
     expect(sql).toContain('DISTINCT ON ("id")');
     expect(sql).toContain('AS inserted');
     expect(sql).toContain('AS updated');
-  });
-});
-
-describe('fastMergeSql', () => {
-  const cols = [fc(id), fc(name), fc(amount)];
-  it('is the upsert without DISTINCT ON (no sort of staging) when the key columns are NOT NULL', () => {
-    const sql = oneLine(fastMergeSql(target([id, name, amount], ['id']), STG, cols, 'upsert')!);
-    expect(sql).not.toContain('DISTINCT ON');
-    expect(sql).not.toContain('ORDER BY');
-    expect(sql).toContain(`FROM ${STG} ON CONFLICT ("id") DO UPDATE SET`);
-    expect(oneLine(mergeSql(target([id, name, amount], ['id']), STG, cols, 'upsert'))).toContain(
-      'DISTINCT ON',
-    );
-  });
-
-  it('is not used where DISTINCT ON matters: insert-only, a nullable key, a partitioned table, append', () => {
-    const t = target([id, name, amount], ['id']);
-    expect(fastMergeSql(t, STG, cols, 'insert-only')).toBeUndefined();
-    expect(fastMergeSql(target([id, name, amount], ['Full "Name"']), STG, cols, 'upsert')).toBeUndefined();
-    expect(fastMergeSql({ ...t, partitioned: true }, STG, cols, 'upsert')).toBeUndefined();
-    expect(fastMergeSql(target([id, name, amount], undefined), STG, cols, 'append')).toBeUndefined();
   });
 });
