@@ -31,7 +31,8 @@ export interface FilePlan {
     encoding: string;
     header: boolean;
   };
-  /** Parquet: COPY BINARY, or text when a target type needs it */
+  /** Parquet: COPY BINARY, or text when a target type needs it. CSV: binary when the sub-batches are converted to
+   * COPY BINARY where their values allow (--copy-format), else text */
   encoding?: 'binary' | 'text';
   /** file column -> table column (absent: ignored extra column) */
   columns?: { source: string; target?: string; type?: string }[];
@@ -120,6 +121,7 @@ export async function planFiles(
           encoding: prep.dialect.encoding,
           header: prep.headerBytes !== undefined,
         };
+        plan.encoding = prep.copyFormat ?? 'text';
       } else plan.encoding = prep.dialect.format === 'binary' ? 'binary' : 'text';
       const sha = res.sha256;
       if (target.mode !== 'replace' && sha) {
@@ -181,7 +183,8 @@ export function planLines(p: RunPlan): string[] {
       f.format === 'csv' && f.dialect
         ? `CSV${f.gzip ? ' (gzip)' : ''}, delimiter ${show(f.dialect.delimiter)}, quote ${show(f.dialect.quote)}` +
           `${f.dialect.escape !== f.dialect.quote ? `, escape ${show(f.dialect.escape)}` : ''}, ` +
-          `${f.dialect.header ? 'header' : 'no header'}, ${f.dialect.encoding}`
+          `${f.dialect.header ? 'header' : 'no header'}, ${f.dialect.encoding}, ` +
+          (f.encoding === 'binary' ? 'COPY binary (converted)' : 'COPY text')
         : `Parquet, COPY ${f.encoding ?? 'binary'}`;
     lines.push(
       `${head}: ${what}; ${f.rows} rows in ${f.subBatches ?? 0} sub-batch${f.subBatches === 1 ? '' : 'es'}, ` +

@@ -46,6 +46,8 @@ export interface Prepared {
   feed?: BatchFeed;
   /** the header record's bytes, for the rejects file */
   headerBytes?: Buffer;
+  /** CSV: 'binary' when its sub-batches are converted to COPY BINARY where their values allow (src/csvbin/) */
+  copyFormat?: 'binary' | 'text';
 }
 
 /** A file whose size or mtime moved since it was detected is still being written: not loaded now. Checked after
@@ -197,7 +199,7 @@ export async function prepare(
         signal,
         singleBatch: false, // a file of about one sub-batch was scanned whole above
       });
-  return { detected, dialect, scan, columns, headerBytes, feed };
+  return { detected, dialect, scan, columns, headerBytes, feed, copyFormat: bin ? 'binary' : 'text' };
 }
 
 /** The whole scan of a file held in memory (the detection sample); a CSV error names the line. */

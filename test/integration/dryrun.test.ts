@@ -31,7 +31,9 @@ describe('--dry-run', () => {
     expect(r.stdout).toContain('dry run, nothing written');
     expect(r.stdout).toContain('(upsert, key id)');
     expect(r.stdout).toMatch(
-      new RegExp(`LOAD ${a}: CSV, delimiter ",", quote "\\\\"", header, UTF8; 1 rows`),
+      new RegExp(
+        `LOAD ${a}: CSV, delimiter ",", quote "\\\\"", header, UTF8, COPY binary \\(converted\\); 1 rows`,
+      ),
     );
     expect(r.stdout).toMatch(new RegExp(`LOAD ${b}: CSV \\(gzip\\), delimiter ";"`));
     expect(r.stdout).toMatch(new RegExp(`FAIL ${bad}: .*colour.* \\[COLUMNS\\]`));
