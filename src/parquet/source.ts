@@ -62,6 +62,8 @@ export interface ParquetSource extends BatchSource {
   decoded(): { buf: Buffer; rejected: EncodeReject[] };
   /** rows of the slice (0-based) as CSV records, decoded again by a worker under the memory budget */
   render(rows: number[]): Promise<Buffer[]>;
+  /** starts decoding ahead of load() when the budget has room now; nothing once the sub-batch was released */
+  warm(): void;
 }
 
 export const BINARY_DIALECT: CopyDialect = { ...TEXT_DIALECT, format: 'binary' };
@@ -151,7 +153,11 @@ export async function prepareParquet(
         timezone: config.timezone,
         rejecting: config.onError === 'reject-rows',
       };
-      sources.push(decodeSource(pool, task, bytes, batch, signal, record, hold, path));
+      const next = sources.length + 1;
+      const ahead = (): void => {
+        for (const s of sources.slice(next, next + pool.threads)) s.warm();
+      };
+      sources.push(decodeSource(pool, task, bytes, batch, signal, record, hold, path, ahead));
     }
     firstRow += g.rows;
   });
@@ -177,7 +183,8 @@ function csvField(s: string): string {
 type Decoded = Extract<DecodeResult, { ok: true }>;
 
 /** A sub-batch whose bytes a worker makes: admitted by the run's byte budget, decoded and encoded on load(), held
- * (with its share of the budget) until release(). */
+ * (with its share of the budget) until release(). load() also warms the next sub-batches (`ahead`, one per decode
+ * thread), so that the workers decode while this one is COPYed: without it decode and COPY took turns. */
 function decodeSource(
   pool: ParquetPool,
   task: DecodeTask,
@@ -187,11 +194,14 @@ function decodeSource(
   record: (r: Decoded) => void,
   hold: (delta: number) => void,
   path: string,
+  ahead: () => void,
 ): ParquetSource {
   let buf: Buffer | undefined;
   let rejected: EncodeReject[] = [];
   let giveBack: (() => void) | undefined;
+  let released = false;
   const release = (): void => {
+    released = true;
     buf = undefined;
     if (!giveBack) return;
     giveBack();
@@ -199,20 +209,36 @@ function decodeSource(
     hold(-bytes);
   };
   let loading: Promise<Buffer> | undefined; // one decode (and one share of the budget) however many callers
-  const load = (): Promise<Buffer> => (loading ??= admitAndDecode().finally(() => (loading = undefined)));
+  const load = (): Promise<Buffer> => {
+    released = false;
+    ahead();
+    return (loading ??= admitAndDecode().finally(() => (loading = undefined)));
+  };
+  const warm = (): void => {
+    if (released || buf || loading || giveBack || signal.aborted) return;
+    const granted = pool.budget.tryAcquire(bytes);
+    if (!granted) return;
+    giveBack = granted;
+    hold(bytes);
+    // A failure is load()'s to report: it decodes again (and fails again) when the sub-batch's turn comes.
+    loading = admitAndDecode().finally(() => (loading = undefined));
+    loading.catch(() => {});
+  };
   const admitAndDecode = async (): Promise<Buffer> => {
     if (buf) return buf;
     if (!giveBack) {
       giveBack = await pool.budget.acquire(bytes, signal);
       hold(bytes);
     }
+    let b: Buffer;
     try {
-      buf = await decode();
+      b = await decode();
     } catch (err) {
       release();
       throw err;
     }
-    return buf;
+    if (!released) buf = b; // released while decoding (the file failed): nothing keeps the bytes
+    return b;
   };
   const decode = async (): Promise<Buffer> => {
     let r: DecodeResult;
@@ -257,6 +283,7 @@ function decodeSource(
       return { buf, rejected };
     },
     render,
+    warm,
     load: async () => void (await load()),
     release,
     open: () => Readable.from([buf ?? Buffer.alloc(0)]),
