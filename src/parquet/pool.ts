@@ -21,8 +21,6 @@ export class ParquetPool {
   readonly budget: ByteBudget;
   /** a thread whose wasm memory passed this many bytes is replaced after its task */
   readonly mark: number;
-  /** the most threads decoding at once */
-  readonly threads: number;
   /** threads terminated for their memory */
   recycled = 0;
   /** of those, threads not yet gone: Piscina may still hand them a task */
@@ -35,7 +33,6 @@ export class ParquetPool {
       minThreads: 0,
       idleTimeout: 5_000,
     });
-    this.threads = o.maxThreads;
     this.budget = new ByteBudget(o.memoryLimitBytes);
     this.mark = o.wasmMemoryMarkBytes ?? Math.max(MIN_MARK, Math.floor(o.memoryLimitBytes / o.maxThreads));
   }
