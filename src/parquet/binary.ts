@@ -151,6 +151,43 @@ function writeField(w: Writer, v: Value, f: FieldInfo, t: TargetType, zone: stri
   w.view.setInt32(at - 4, w.pos - at);
 }
 
+/** Writes tuples [from, n), each field by its column's writer; `at` tells a failure's row and tuple start. */
+type RowLoop = (
+  w: Writer,
+  writers: FieldWriter[],
+  from: number,
+  n: number,
+  at: { row: number; tuple: number },
+) => void;
+
+const loops = new Map<number, RowLoop>();
+
+/** The row loop for `count` columns, generated once per count so that each column's writer is called from a call
+ * site of its own, which V8 inlines: one site calling the 12 columns' writers in turn measured 2x slower (285 ms
+ * against 140 for the bench's row group of 122,924 rows). The source is made of numbers only. */
+function rowLoop(count: number): RowLoop {
+  let loop = loops.get(count);
+  if (!loop) {
+    const ks = Array.from({ length: count }, (_, k) => k);
+    loop = new Function(
+      'w',
+      'writers',
+      'from',
+      'n',
+      'at',
+      `${ks.map((k) => `const f${k} = writers[${k}];`).join(' ')}
+      for (let i = from; i < n; i++) {
+        at.row = i;
+        at.tuple = w.pos;
+        w.i16(${count});
+        ${ks.map((k) => `f${k}(i);`).join(' ')}
+      }`,
+    ) as RowLoop;
+    loops.set(count, loop);
+  }
+  return loop;
+}
+
 /** Encodes record batches into one COPY BINARY stream (signature, tuples, trailer). With `rejecting`, a row whose
  * value cannot be encoded is left out and kept in `rejected` (reject-rows); otherwise its EncodeError is thrown.
  * `direct` (the default) writes the common type pairs straight from Arrow's buffers (fields.ts); off, every value
@@ -172,12 +209,11 @@ export class BinaryEncoder {
   /** `columns[k]` is the Data of plans[k]'s field (undefined: an ignored column, sent as NULL) */
   add(columns: (Data | undefined)[], n: number, firstRow: number): void {
     const w = this.w;
-    let row = 0;
-    let tuple = w.pos;
+    const at = { row: 0, tuple: w.pos };
     const before = this.rejected.length;
     const writers = this.plans.map((p, k): FieldWriter => {
       const fail: Fail = (m, sqlState) => {
-        throw new EncodeError(m, firstRow + row, p.column, sqlState);
+        throw new EncodeError(m, firstRow + at.row, p.column, sqlState);
       };
       const d = columns[k];
       const f = p.info;
@@ -190,20 +226,17 @@ export class BinaryEncoder {
     });
     // One allocation for the batch, not a doubling (and a copy) every few rows.
     w.reserve(this.plans.reduce((s, p, k) => s + sizeHint(columns[k], p.info, p.target, n), 2 * n + 2));
-    const count = this.plans.length;
-    while (row < n) {
+    const loop = rowLoop(this.plans.length);
+    for (let from = 0; from < n;) {
       try {
-        for (; row < n; row++) {
-          tuple = w.pos;
-          w.i16(count);
-          for (let k = 0; k < count; k++) writers[k]!(row);
-        }
+        loop(w, writers, from, n, at);
+        from = n;
       } catch (err) {
         // Outside the row loop, so the hot path pays nothing: drop the half-written tuple and go on after it.
         if (!this.rejecting || !(err instanceof EncodeError)) throw err;
-        w.pos = tuple;
+        w.pos = at.tuple;
         this.rejected.push(err);
-        row++;
+        from = at.row + 1;
       }
     }
     this.rows += n - (this.rejected.length - before);
