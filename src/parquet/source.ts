@@ -195,8 +195,8 @@ function sliceSource(
   const { pool, signal, path, hold } = ctx;
   let held: SliceBytes | undefined;
   const load = async (): Promise<Buffer> => {
-    ahead();
     held = await group.get(k);
+    ahead(); // after this group's decode: one thread goes from group to group, a second starts only if needed
     return held.buf;
   };
   const render = async (rows: number[]): Promise<Buffer[]> => {
