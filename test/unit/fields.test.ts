@@ -179,7 +179,11 @@ const CASES: [string, () => Data, string[], string[]][] = [
   ],
   [
     'utf8',
-    () => vector(['héllo', '', null, LONG, '€𝄞', 'abc', '{"a": [1, 2]}'], new Utf8()),
+    () =>
+      vector(
+        ['héllo', '', null, LONG, '€𝄞', 'y'.repeat(63), 'z'.repeat(64), 'abc', '{"a": [1, 2]}'],
+        new Utf8(),
+      ),
     ['text', 'json', 'jsonb', 'character varying(400)'],
     [],
   ],
