@@ -1,18 +1,21 @@
 // `npm run bench:micro`: the plan pass's hot loops on one in-memory buffer of the seeded dataset (about 50 MB):
 // the quote-aware record-boundary scan (src/scan.ts), sha256, and both together as workers/plan.ts runs them
 // (1 MB chunks, as createReadStream hands them out). Prints MB/s and rows/s each. No database, no disk.
-// Parquet decode and Arrow -> COPY BINARY encoding join this file once src/parquet has an encoder and a decoder.
+// Then the Parquet decode path on one row group of the same rows (parquet-micro.ts): parquet-wasm's read, and
+// the Arrow -> COPY BINARY encoding (direct field writers against the generic readers).
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
 import { RecordScanner } from '../src/scan.js';
 import { datasetBuffer } from './dataset.js';
+import { parquetParts } from './parquet-micro.js';
 
 const { values: o } = parseArgs({
   options: {
     rows: { type: 'string', default: '200000' },
     time: { type: 'string', default: '3000' },
     json: { type: 'string' },
+    'batch-size': { type: 'string', default: '50000' },
   },
 });
 const rows = Number(o.rows);
@@ -79,30 +82,62 @@ const mb = buf.length / 1e6;
 console.log(
   `\n${rows} rows, ${mb.toFixed(1)} MB of CSV in memory (12 mixed columns, ~2% multi-line records)\n`,
 );
-console.log(['task'.padEnd(56), 'mean ms', 'p75 ms', 'MB/s', 'rows/s', 'samples'].join('  '));
-const out: { task: string; meanMs: number; mbPerS: number; rowsPerS: number }[] = [];
-for (const t of bench.tasks) {
-  const r = t.result;
-  if (r.state !== 'completed') {
-    console.log(`${t.name.padEnd(56)}  ${r.state}${'error' in r ? `: ${String(r.error)}` : ''}`);
-    continue;
-  }
-  const s = r.latency.mean / 1000;
-  out.push({ task: t.name, meanMs: r.latency.mean, mbPerS: mb / s, rowsPerS: rows / s });
-  console.log(
-    [
-      t.name.padEnd(56),
-      r.latency.mean.toFixed(1).padStart(7),
-      r.latency.p75.toFixed(1).padStart(6),
-      (mb / s).toFixed(0).padStart(4),
-      Math.round(rows / s)
-        .toLocaleString('en-US')
-        .padStart(10),
-      String(r.latency.samplesCount).padStart(7),
-    ].join('  '),
-  );
-}
+const out = [...report(bench, rows, mb)];
+
+// The Parquet decode path: one row group of the same rows, read and encoded as workers/parquet.ts does.
+const pq = await parquetParts(buf);
+const batch = Number(o['batch-size']);
+const decoded = await pq.stream(batch);
+const copyBytes = pq.encode(decoded, true);
+if (copyBytes !== pq.encode(decoded, false)) throw new Error('direct and generic COPY BINARY differ in size');
+const pqBench = new Bench({ time: Number(o.time), iterations: 5, warmup: true });
+pqBench
+  .add(`parquet-wasm: stream a row group, ${batch}-row batches, + IPC`, () => pq.stream(batch))
+  .add(`parquet-wasm: read each ${batch}-row slice alone (before)`, () => pq.slices(batch))
+  .add('COPY BINARY encode, direct field writers', () => void pq.encode(decoded, true))
+  .add('COPY BINARY encode, generic readers (before)', () => void pq.encode(decoded, false))
+  .add('row group: stream + encode (direct)', async () => void pq.encode(await pq.stream(batch), true));
+await pqBench.run();
+const groupMb = copyBytes / 1e6;
+console.log(
+  `\nParquet: ${rows} rows in ${(pq.parquetBytes / 1e6).toFixed(1)} MB (snappy, row groups of 122,880); one group ` +
+    `of ${pq.groupRows} rows, ${groupMb.toFixed(1)} MB as COPY BINARY (MB/s: of COPY bytes)\n`,
+);
+out.push(...report(pqBench, pq.groupRows, groupMb));
+
 if (o.json) {
   const { writeFile } = await import('node:fs/promises');
   await writeFile(o.json, JSON.stringify({ rows, bytes: buf.length, tasks: out }, null, 2));
+}
+
+/** Prints one line per task: mean and p75 ms, MB/s and rows/s of `units` rows and `units` MB. */
+function report(
+  b: Bench,
+  units: number,
+  megabytes: number,
+): { task: string; meanMs: number; mbPerS: number; rowsPerS: number }[] {
+  console.log(['task'.padEnd(64), 'mean ms', 'p75 ms', 'MB/s', 'rows/s', 'samples'].join('  '));
+  const lines: { task: string; meanMs: number; mbPerS: number; rowsPerS: number }[] = [];
+  for (const t of b.tasks) {
+    const r = t.result;
+    if (r.state !== 'completed') {
+      console.log(`${t.name.padEnd(64)}  ${r.state}${'error' in r ? `: ${String(r.error)}` : ''}`);
+      continue;
+    }
+    const s = r.latency.mean / 1000;
+    lines.push({ task: t.name, meanMs: r.latency.mean, mbPerS: megabytes / s, rowsPerS: units / s });
+    console.log(
+      [
+        t.name.padEnd(64),
+        r.latency.mean.toFixed(1).padStart(7),
+        r.latency.p75.toFixed(1).padStart(6),
+        (megabytes / s).toFixed(0).padStart(4),
+        Math.round(units / s)
+          .toLocaleString('en-US')
+          .padStart(10),
+        String(r.latency.samplesCount).padStart(7),
+      ].join('  '),
+    );
+  }
+  return lines;
 }

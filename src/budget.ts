@@ -44,6 +44,15 @@ export class ByteBudget {
     });
   }
 
+  /** `bytes` now if they fit under the limit with nobody waiting, else undefined (never queues, never admits
+   * something alone): for work that is only worth doing ahead of need, such as decoding the next row group. */
+  tryAcquire(bytes: number): Release | undefined {
+    const n = Math.max(0, bytes);
+    if (this.waiting.length > 0 || this.inFlight + n > this.limit) return undefined;
+    this.take(n);
+    return this.releaser(n);
+  }
+
   private fits(n: number): boolean {
     return this.inFlight === 0 || this.inFlight + n <= this.limit;
   }

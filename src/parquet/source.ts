@@ -2,13 +2,7 @@
 // against the target (failing before any row is sent), and one BatchSource per row group (or slice of one) whose
 // load() has a worker decode and encode it. file.ts then COPYs, merges and audits exactly as for CSV.
 import { Readable } from 'node:stream';
-import type {
-  DecodeResult,
-  DecodeTask,
-  EncodeReject,
-  ParquetPlanResult,
-  RenderResult,
-} from '../../workers/parquet.js';
+import type { DecodeTask, EncodeReject, ParquetPlanResult, RenderResult } from '../../workers/parquet.js';
 import type { Target } from '../catalog.js';
 import { mapColumns } from '../columns.js';
 import type { Config } from '../config.js';
@@ -17,6 +11,7 @@ import type { Detected } from '../detect.js';
 import { LoaderError } from '../errors.js';
 import type { CopyDialect, FileColumn } from '../merge.js';
 import type { ScanResult, SubBatchRange } from '../scan.js';
+import { GroupDecode, type Decoded, type GroupContext, type SliceBytes } from './group.js';
 import { planFile, type ColumnPlan } from './mapping.js';
 import type { ParquetPool } from './pool.js';
 import { TEXT_DIALECT } from './text.js';
@@ -127,12 +122,33 @@ export async function prepareParquet(
   };
 
   const sources: ParquetSource[] = [];
+  const groups: GroupDecode[] = [];
+  const gctx: GroupContext = { pool, signal, path, record, hold };
   let firstRow = 0;
   footer.rowGroups.forEach((g, rowGroup) => {
-    for (let offset = 0; offset < g.rows; offset += config.batchSize) {
-      const limit = Math.min(config.batchSize, g.rows - offset);
-      // --memory-limit admits the slice by its share of the group's uncompressed size
-      const bytes = g.rows > 0 ? Math.ceil((g.bytes * limit) / g.rows) : 0;
+    const task: DecodeTask = {
+      path,
+      rowGroup,
+      offset: 0,
+      limit: g.rows,
+      cut: config.batchSize,
+      firstRow,
+      plans: plan.columns,
+      encoding: plan.encoding,
+      timezone: config.timezone,
+      rejecting: config.onError === 'reject-rows',
+    };
+    const slices: number[] = [];
+    for (let offset = 0; offset < g.rows; offset += config.batchSize)
+      slices.push(Math.min(config.batchSize, g.rows - offset));
+    if (slices.length === 0) return;
+    const group = new GroupDecode(gctx, task, slices, g.bytes);
+    const next = groups.push(group);
+    // load() of any slice warms the next group: decoded while this one is COPYed (one decode of a group took less
+    // CPU than the server's COPY of it; more ahead only held more memory)
+    const ahead = (): void => groups[next]?.warm();
+    slices.forEach((limit, k) => {
+      const offset = k * config.batchSize;
       const batch: SubBatchRange = {
         index: sources.length,
         start: 0,
@@ -140,19 +156,11 @@ export async function prepareParquet(
         firstLine: firstRow + offset + 1, // for Parquet, "line" is the 1-based row number in the file
         records: limit,
       };
-      const task: DecodeTask = {
-        path,
-        rowGroup,
-        offset,
-        limit,
-        firstRow: firstRow + offset,
-        plans: plan.columns,
-        encoding: plan.encoding,
-        timezone: config.timezone,
-        rejecting: config.onError === 'reject-rows',
-      };
-      sources.push(decodeSource(pool, task, bytes, batch, signal, record, hold, path));
-    }
+      // reject-rows renders rows of the slice alone, its share of the group's bytes admitted by --memory-limit
+      const slice: DecodeTask = { ...task, offset, limit, cut: undefined, firstRow: firstRow + offset };
+      const bytes = Math.ceil((g.bytes * limit) / g.rows);
+      sources.push(sliceSource(group, k, slice, bytes, batch, gctx, ahead));
+    });
     firstRow += g.rows;
   });
   const scan: ScanResult = {
@@ -174,67 +182,22 @@ function csvField(s: string): string {
   return /[",\r\n]|^\s|\s$|^$/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
-type Decoded = Extract<DecodeResult, { ok: true }>;
-
-/** A sub-batch whose bytes a worker makes: admitted by the run's byte budget, decoded and encoded on load(), held
- * (with its share of the budget) until release(). */
-function decodeSource(
-  pool: ParquetPool,
+/** A sub-batch: slice k of a row group, whose bytes its group's decode makes (load()), held until release(). */
+function sliceSource(
+  group: GroupDecode,
+  k: number,
   task: DecodeTask,
   bytes: number,
   batch: SubBatchRange,
-  signal: AbortSignal,
-  record: (r: Decoded) => void,
-  hold: (delta: number) => void,
-  path: string,
+  ctx: GroupContext,
+  ahead: () => void,
 ): ParquetSource {
-  let buf: Buffer | undefined;
-  let rejected: EncodeReject[] = [];
-  let giveBack: (() => void) | undefined;
-  const release = (): void => {
-    buf = undefined;
-    if (!giveBack) return;
-    giveBack();
-    giveBack = undefined;
-    hold(-bytes);
-  };
-  let loading: Promise<Buffer> | undefined; // one decode (and one share of the budget) however many callers
-  const load = (): Promise<Buffer> => (loading ??= admitAndDecode().finally(() => (loading = undefined)));
-  const admitAndDecode = async (): Promise<Buffer> => {
-    if (buf) return buf;
-    if (!giveBack) {
-      giveBack = await pool.budget.acquire(bytes, signal);
-      hold(bytes);
-    }
-    try {
-      buf = await decode();
-    } catch (err) {
-      release();
-      throw err;
-    }
-    return buf;
-  };
-  const decode = async (): Promise<Buffer> => {
-    let r: DecodeResult;
-    try {
-      r = (await pool.run(task, { signal })) as DecodeResult;
-    } catch (err) {
-      // parquet-wasm panics inside its async reader escape the worker's try/catch and end the thread (Piscina
-      // replaces it): a corrupt page. The file fails alone; a cancellation stays a cancellation.
-      if (signal.aborted) throw err;
-      throw new LoaderError(
-        'READ',
-        `row group ${task.rowGroup}: the Parquet reader failed (corrupt data?): ${(err as Error).message}`,
-        { file: path },
-        { cause: err },
-      );
-    }
-    if (!r.ok) {
-      throw new LoaderError(r.code, r.message, { file: path, line: r.row, column: r.column });
-    }
-    record(r);
-    rejected = r.rejected.map((x) => ({ ...x, row: x.row - task.firstRow }));
-    return Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength);
+  const { pool, signal, path, hold } = ctx;
+  let held: SliceBytes | undefined;
+  const load = async (): Promise<Buffer> => {
+    held = await group.get(k);
+    ahead(); // after this group's decode: one thread goes from group to group, a second starts only if needed
+    return held.buf;
   };
   const render = async (rows: number[]): Promise<Buffer[]> => {
     const back = await pool.budget.acquire(bytes, signal);
@@ -253,13 +216,16 @@ function decodeSource(
     rowGroup: task.rowGroup,
     encoding: task.encoding,
     decoded: () => {
-      if (!buf) throw new Error(`row group ${task.rowGroup}: not decoded`);
-      return { buf, rejected };
+      if (!held) throw new Error(`row group ${task.rowGroup}: not decoded`);
+      return held;
     },
     render,
     load: async () => void (await load()),
-    release,
-    open: () => Readable.from([buf ?? Buffer.alloc(0)]),
+    release: () => {
+      held = undefined;
+      group.release(k);
+    },
+    open: () => Readable.from([held?.buf ?? Buffer.alloc(0)]),
     // Binary bytes cannot be re-read as CSV records: the error keeps COPY's row number instead.
     bytes: async () => {
       if (task.encoding === 'binary') throw new Error('binary COPY: no record text');

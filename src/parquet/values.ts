@@ -25,7 +25,8 @@ function floorDiv(v: bigint, d: bigint): bigint {
   return v % d < 0n ? q - 1n : q;
 }
 
-/** A reader for a column (or a list's element column) of the given field. */
+/** A reader for a column (or a list's element column) of the given field. Arrow JS slices `values` and
+ * `valueOffsets` with the Data; only the validity bitmap and boolean values go by `offset`. */
 export function reader(data: Data, f: FieldInfo): Reader {
   const off = data.offset;
   const valid = (i: number): boolean => data.getValid(i);
@@ -35,8 +36,8 @@ export function reader(data: Data, f: FieldInfo): Reader {
     const dict = data.dictionary;
     const idx = values as ArrayLike<number | bigint>;
     const inner = reader(dict.data[0] as Data, f);
-    if (dict.data.length === 1) return (i) => (valid(i) ? inner(Number(idx[off + i])) : null);
-    return (i) => (valid(i) ? (dict.get(Number(idx[off + i])) as Value) : null);
+    if (dict.data.length === 1) return (i) => (valid(i) ? inner(Number(idx[i])) : null);
+    return (i) => (valid(i) ? (dict.get(Number(idx[i])) as Value) : null);
   }
   switch (f.kind) {
     case 'bool': {
@@ -45,14 +46,14 @@ export function reader(data: Data, f: FieldInfo): Reader {
     }
     case 'int':
     case 'float':
-      return (i) => (valid(i) ? values![off + i]! : null);
+      return (i) => (valid(i) ? values![i]! : null);
     case 'decimal': {
       const words = data.values as Uint32Array;
       const stride = (f.bitWidth ?? 128) / 32;
       return (i) => {
         if (!valid(i)) return null;
         let x = 0n;
-        const base = (off + i) * stride;
+        const base = i * stride;
         for (let w = stride - 1; w >= 0; w--) x = (x << 32n) | BigInt(words[base + w]!);
         return BigInt.asIntN(stride * 32, x);
       };
@@ -63,26 +64,25 @@ export function reader(data: Data, f: FieldInfo): Reader {
       const bytes = data.values as Uint8Array;
       const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       if (f.kind === 'string')
-        return (i) =>
-          valid(i) ? buf.toString('utf8', Number(offs[off + i]), Number(offs[off + i + 1])) : null;
-      return (i) => (valid(i) ? bytes.subarray(Number(offs[off + i]), Number(offs[off + i + 1])) : null);
+        return (i) => (valid(i) ? buf.toString('utf8', Number(offs[i]), Number(offs[i + 1])) : null);
+      return (i) => (valid(i) ? bytes.subarray(Number(offs[i]), Number(offs[i + 1])) : null);
     }
     case 'fixed': {
       const w = f.byteWidth ?? 0;
       const bytes = data.values as Uint8Array;
-      return (i) => (valid(i) ? bytes.subarray((off + i) * w, (off + i + 1) * w) : null);
+      return (i) => (valid(i) ? bytes.subarray(i * w, (i + 1) * w) : null);
     }
     case 'date':
       // Date32 counts days; Date64 counts milliseconds.
       if (f.unit === 'ms')
-        return (i) => (valid(i) ? Number(floorDiv(BigInt(values![off + i]!), 86_400_000n)) : null);
-      return (i) => (valid(i) ? Number(values![off + i]) : null);
+        return (i) => (valid(i) ? Number(floorDiv(BigInt(values![i]!), 86_400_000n)) : null);
+      return (i) => (valid(i) ? Number(values![i]) : null);
     case 'time':
     case 'timestamp': {
       const mul = UNIT_TO_US[f.unit ?? 'us'];
       const toUs = (x: bigint): bigint => (mul === undefined ? floorDiv(x, 1000n) : x * mul);
-      if (f.kind === 'time') return (i) => (valid(i) ? Number(toUs(BigInt(values![off + i]!))) : null);
-      return (i) => (valid(i) ? toUs(BigInt(values![off + i]!)) : null);
+      if (f.kind === 'time') return (i) => (valid(i) ? Number(toUs(BigInt(values![i]!))) : null);
+      return (i) => (valid(i) ? toUs(BigInt(values![i]!)) : null);
     }
     case 'list': {
       const offs = data.valueOffsets as ArrayLike<number | bigint>;
@@ -90,7 +90,7 @@ export function reader(data: Data, f: FieldInfo): Reader {
       return (i) => {
         if (!valid(i)) return null;
         const out: Value[] = [];
-        for (let j = Number(offs[off + i]); j < Number(offs[off + i + 1]); j++) out.push(child(j));
+        for (let j = Number(offs[i]); j < Number(offs[i + 1]); j++) out.push(child(j));
         return out;
       };
     }
@@ -112,7 +112,7 @@ export function reader(data: Data, f: FieldInfo): Reader {
       return (i) => {
         if (!valid(i)) return null;
         const m = new Map<Value, Value>();
-        for (let j = offs[off + i]!; j < offs[off + i + 1]!; j++) m.set(key(j), val(j));
+        for (let j = offs[i]!; j < offs[i + 1]!; j++) m.set(key(j), val(j));
         return m;
       };
     }
@@ -246,9 +246,14 @@ export function jsonText(v: Value, f: FieldInfo): string {
 const zoneCache = new Map<string, Intl.DateTimeFormat>();
 const offsetCache = new Map<string, number>();
 
+/** UTC by one of its names: converting through it changes nothing. */
+export function isUtc(zone: string): boolean {
+  return /^(UTC|GMT|Etc\/UTC|Z)$/i.test(zone);
+}
+
 /** The zone's offset from UTC in ms at a UTC instant (cached per zone and hour: offsets change on the hour). */
 export function zoneOffsetMs(zone: string, utcMs: number): number {
-  if (/^(UTC|GMT|Etc\/UTC|Z)$/i.test(zone)) return 0;
+  if (isUtc(zone)) return 0;
   const hour = Math.floor(utcMs / 3_600_000);
   const key = `${zone}\0${hour}`;
   const hit = offsetCache.get(key);

@@ -115,6 +115,16 @@ describe('--memory-limit and worker recycling', () => {
     expect(await env.num('SELECT count(*) FROM tight')).toBe(groups * groupRows);
   });
 
+  it('decodes the next row groups while one is COPYed, on the direct path too (internal concurrency 1)', async () => {
+    await fresh('ahead');
+    const r = await env.load('ahead', [file], { internalConcurrency: 1 });
+    const f = r.files[0]!;
+    expect(f.error).toBeUndefined();
+    // The direct path COPYs one group at a time; more than one held means later groups were decoded meanwhile.
+    expect(f.parquet?.maxBytesInFlight).toBeGreaterThan(1.5 * 117 * 1024);
+    expect(await env.num('SELECT count(DISTINCT id) FROM ahead')).toBe(groups * groupRows);
+  });
+
   it('replaces a worker thread whose wasm memory passed the mark, and the load goes on', async () => {
     await fresh('recycled');
     const r = await env.load('recycled', [file], { internalConcurrency: 4, wasmMemoryMarkBytes: 1 });

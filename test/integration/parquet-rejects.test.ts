@@ -62,6 +62,39 @@ const SHAPES = [
   ['one row group', 1 << 20],
 ] as const;
 
+describe('Parquet reject-rows, a row group in slices', () => {
+  it('places the rows set aside in each slice of a group decoded once (--batch-size 7 on a group of 30)', async () => {
+    const t = 'pq_slices';
+    await env.db.query(`CREATE TABLE ${t} (id int PRIMARY KEY, qty smallint NOT NULL, note varchar(5))`);
+    // row 4: NOT NULL (COPY, slice 0); row 13: too long (COPY, slice 1); rows 25 and 29: out of range for
+    // smallint (the encoder, slices 3 and 4)
+    const bad = { 4: { qty: null }, 13: { note: 'much too long' }, 25: { qty: 40000 }, 29: { qty: -40000 } };
+    const path = await parquet(`${t}.parquet`, bad, 1 << 20);
+    const dir = join(env.dir.path, `rej-${t}`);
+    const r = await env.load(t, [path], { onError: 'reject-rows', rejectsDir: dir, batchSize: 7 });
+    expect(r.files[0]).toMatchObject({
+      status: 'succeeded',
+      rowsInserted: 26,
+      rowsRejected: 4,
+      subBatches: 5,
+      parquet: { encoding: 'binary', rowGroups: 1 },
+    });
+    expect((await env.rows<{ id: number }>(`SELECT id FROM ${t} ORDER BY id`)).map((x) => x.id)).toEqual(
+      ids(bad),
+    );
+    const out = await rejectsOf(dir, path);
+    expect(out.csv).toBe(
+      'id,qty,note\n"4",,"n4"\n"13","13","much too long"\n"25","40000","n25"\n"29","-40000","n29"\n',
+    );
+    expect(out.log.map((l) => l.split(', SQLSTATE')[0])).toEqual([
+      `${path}: row group 0, row 5, column "qty"`,
+      `${path}: row group 0, row 14, column "note"`,
+      `${path}: row group 0, row 26, column "qty"`,
+      `${path}: row group 0, row 30, column "qty"`,
+    ]);
+  });
+});
+
 describe.each(SHAPES)('Parquet reject-rows, %s', (shape, groupRows) => {
   const tag = groupRows === 7 ? 'g7' : 'g1';
 

@@ -58,6 +58,20 @@ describe('ByteBudget', () => {
     r1();
     expect(b.bytesInFlight).toBe(0);
   });
+
+  it('tryAcquire: takes bytes only when they fit now with nobody waiting, and never alone past the limit', async () => {
+    const b = new ByteBudget(100);
+    const r1 = b.tryAcquire(60);
+    expect([r1 !== undefined, b.bytesInFlight]).toEqual([true, 60]);
+    expect(b.tryAcquire(50)).toBeUndefined(); // does not fit
+    const waiting = b.acquire(50);
+    expect(b.tryAcquire(10)).toBeUndefined(); // fits, but someone waits
+    r1!();
+    (await waiting)();
+    expect(b.tryAcquire(500)).toBeUndefined(); // larger than the limit: only acquire() admits it alone
+    b.tryAcquire(100)!();
+    expect(b.bytesInFlight).toBe(0);
+  });
 });
 
 describe('--memory-limit', () => {
