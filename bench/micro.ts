@@ -1,12 +1,15 @@
 // `npm run bench:micro`: the plan pass's hot loops on one in-memory buffer of the seeded dataset (about 50 MB):
 // the quote-aware record-boundary scan (src/scan.ts), sha256, and both together as workers/plan.ts runs them
 // (1 MB chunks, as createReadStream hands them out). Prints MB/s and rows/s each. No database, no disk.
-// Then the Parquet decode path on one row group of the same rows (parquet-micro.ts): parquet-wasm's read, and
+// Then the CSV -> COPY BINARY conversion (src/csvbin/) of the same buffer, sub-batch by sub-batch as the workers
+// convert it. Then the Parquet decode path on one row group of the same rows (parquet-micro.ts): parquet-wasm's read, and
 // the Arrow -> COPY BINARY encoding (direct field writers against the generic readers).
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
-import { RecordScanner } from '../src/scan.js';
+import { CsvBinaryEncoder } from '../src/csvbin/encode.js';
+import { Kind, kindOf } from '../src/csvbin/types.js';
+import { RecordScanner, scanBuffer } from '../src/scan.js';
 import { datasetBuffer } from './dataset.js';
 import { parquetParts } from './parquet-micro.js';
 
@@ -75,6 +78,32 @@ bench
     s.finish();
   });
 bench.add('candidate: plain byte loop, 1 MB chunks', () => void byteLoop(chunks));
+// CSV -> COPY BINARY: the bench table's types (bigint, integer, text x2, numeric(12,2), double precision, boolean,
+// date, timestamptz, uuid, integer, json), and every field as text (the parse and copy alone)
+const TYPES = ['bigint', 'integer', 'text', 'text', 'numeric(12,2)', 'double precision', 'boolean', 'date'];
+TYPES.push('timestamp with time zone', 'uuid', 'integer', 'json');
+const subBatches = scanBuffer(buf, { quote: QUOTE, escape: QUOTE, batchSize: 50_000, header: true }).batches;
+const convert = (kinds: Kind[]): number => {
+  const enc = new CsvBinaryEncoder({
+    delimiter: 0x2c,
+    quote: QUOTE,
+    escape: QUOTE,
+    nullBytes: Buffer.alloc(0),
+    kinds,
+  });
+  let bytes = 0;
+  for (const b of subBatches) {
+    const r = enc.encode(buf.subarray(b.start, b.end));
+    if (!r.ok) throw new Error(`the converter gave up: ${r.reason}`);
+    bytes += r.data.length;
+  }
+  return bytes;
+};
+const typed = TYPES.map((t) => kindOf(t)!);
+convert(typed); // every sub-batch converts (throws otherwise)
+bench
+  .add('csv -> COPY BINARY, the 12 typed columns, sub-batches of 50000', () => void convert(typed))
+  .add('csv -> COPY BINARY, every column as text', () => void convert(typed.map(() => Kind.Text)));
 if (byteLoop(chunks) !== rows) throw new Error(`byte loop found ${byteLoop(chunks)} records`);
 await bench.run();
 
