@@ -123,25 +123,21 @@ export function writeFloat8(o: Out, b: Uint8Array, fs: number, fe: number): bool
   let digits = 0;
   let frac = 0;
   let nonzero = false;
+  let any = false;
+  let dot = false;
   for (; p < fe; p++) {
-    const d = b[p]! - 48;
+    const x = b[p]!;
+    if (x === 0x2e && !dot) {
+      dot = true;
+      continue;
+    }
+    const d = x - 48;
     if (d < 0 || d > 9) break;
+    any = true;
     if (d !== 0) nonzero = true;
     if (m !== 0 || d !== 0) digits++;
     m = m * 10 + d;
-  }
-  let any = p > fs + (neg || b[fs] === 0x2b ? 1 : 0);
-  if (p < fe && b[p] === 0x2e) {
-    p++;
-    for (; p < fe; p++) {
-      const d = b[p]! - 48;
-      if (d < 0 || d > 9) break;
-      if (d !== 0) nonzero = true;
-      if (m !== 0 || d !== 0) digits++;
-      m = m * 10 + d;
-      frac++;
-      any = true;
-    }
+    if (dot) frac++;
   }
   if (!any) return false;
   let v: number;
