@@ -37,6 +37,8 @@ export function binaryOptions(
   };
   if (choice.onError === 'reject-rows') return why('not with --on-error reject-rows');
   if (!/^utf-?8$/i.test(dialect.encoding)) return why(`the file's encoding is ${dialect.encoding}, not UTF8`);
+  for (const c of [dialect.delimiter, dialect.quote, dialect.escape])
+    if (Buffer.byteLength(c, 'utf8') !== 1) return why(`${JSON.stringify(c)} is not a one-byte character`);
   for (const c of columns) {
     const k = kindOf(c.target?.type);
     if (k === undefined)

@@ -3,6 +3,7 @@
 // sub-batch so that the server parses the CSV instead.
 import { describe, expect, it } from 'vitest';
 import { CsvBinaryEncoder, type CsvBinaryOptions } from '../../src/csvbin/encode.js';
+import { binaryOptions } from '../../src/csvbin/source.js';
 import { Kind, kindOf } from '../../src/csvbin/types.js';
 
 const opts = (kinds: Kind[], extra: Partial<CsvBinaryOptions> = {}): CsvBinaryOptions => ({
@@ -117,5 +118,32 @@ describe('CsvBinaryEncoder', () => {
     expect(kindOf(undefined)).toBe(Kind.Text); // an ignored field's staging column
     for (const t of ['real', 'interval', 'integer[]', 'bytea', 'public.mood', 'time without time zone'])
       expect(kindOf(t)).toBeUndefined();
+  });
+});
+
+describe('binaryOptions', () => {
+  const dialect = { delimiter: ',', quote: '"', escape: '"', null: '', encoding: 'UTF8' };
+  const cols = [
+    { source: 'id', stagingName: 'id', target: { name: 'id', type: 'integer' } },
+    { source: 'x', stagingName: 'x', target: undefined },
+  ] as never;
+  const auto = { format: 'auto' as const, onError: 'abort-file', timezone: 'UTC' };
+
+  it('converts a UTF-8 file of known types, an ignored field as text', () => {
+    expect(binaryOptions(auto, dialect, cols, 'f.csv')).toMatchObject({
+      delimiter: 0x2c,
+      kinds: [Kind.Int4, Kind.Text],
+      utcSession: true,
+    });
+  });
+
+  it('keeps CSV for reject-rows, another encoding, a multi-byte delimiter, text; binary insists', () => {
+    expect(binaryOptions({ ...auto, onError: 'reject-rows' }, dialect, cols, 'f.csv')).toBeUndefined();
+    expect(binaryOptions(auto, { ...dialect, encoding: 'LATIN1' }, cols, 'f.csv')).toBeUndefined();
+    expect(binaryOptions(auto, { ...dialect, delimiter: '§' }, cols, 'f.csv')).toBeUndefined();
+    expect(binaryOptions({ ...auto, format: 'text' }, dialect, cols, 'f.csv')).toBeUndefined();
+    expect(() =>
+      binaryOptions({ ...auto, format: 'binary' }, { ...dialect, delimiter: '§' }, cols, 'f.csv'),
+    ).toThrow(/one-byte/);
   });
 });
