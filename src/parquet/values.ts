@@ -251,10 +251,17 @@ export function isUtc(zone: string): boolean {
   return /^(UTC|GMT|Etc\/UTC|Z)$/i.test(zone);
 }
 
+const DATE_MAX_MS = 8.64e15;
+const DAY_MS = 86_400_000;
+
 /** The zone's offset from UTC in ms at a UTC instant (cached per zone and hour: offsets change on the hour). */
 export function zoneOffsetMs(zone: string, utcMs: number): number {
   if (isUtc(zone)) return 0;
-  const hour = Math.floor(utcMs / 3_600_000);
+  // A JS Date spans +-8.64e15 ms (years -271821 to 275760), PostgreSQL's timestamps 4713 BC to 294276 AD: beyond
+  // Date's range the zone's offset at its edge stands (no zone changes its rules that far out), and a value past
+  // PostgreSQL's own range is refused by the server with its row ("timestamp out of range"), not a RangeError here.
+  const at = Math.max(-DATE_MAX_MS + DAY_MS, Math.min(DATE_MAX_MS - DAY_MS, utcMs));
+  const hour = Math.floor(at / 3_600_000);
   const key = `${zone}\0${hour}`;
   const hit = offsetCache.get(key);
   if (hit !== undefined) return hit;
@@ -273,18 +280,15 @@ export function zoneOffsetMs(zone: string, utcMs: number): number {
     });
     zoneCache.set(zone, fmt);
   }
-  const at = hour * 3_600_000;
-  const p = Object.fromEntries(fmt.formatToParts(new Date(at)).map((x) => [x.type, x.value]));
+  const start = hour * 3_600_000;
+  const p = Object.fromEntries(fmt.formatToParts(new Date(start)).map((x) => [x.type, x.value]));
   const year = p.era === 'BC' || p.era === 'B' ? 1 - Number(p.year) : Number(p.year);
-  const local = Date.UTC(
-    year,
-    Number(p.month) - 1,
-    Number(p.day),
-    Number(p.hour),
-    Number(p.minute),
-    Number(p.second),
-  );
-  const off = local - at;
+  // setUTCFullYear, not Date.UTC: Date.UTC reads the years 0 to 99 as 1900 to 1999
+  const d = new Date(0);
+  d.setUTCFullYear(year, Number(p.month) - 1, Number(p.day));
+  d.setUTCHours(Number(p.hour), Number(p.minute), Number(p.second), 0);
+  const local = d.getTime();
+  const off = local - start;
   if (offsetCache.size > 10_000) offsetCache.clear();
   offsetCache.set(key, off);
   return off;

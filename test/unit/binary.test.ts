@@ -25,6 +25,7 @@ import {
   localToUtcUs,
   timestampString,
   utcToLocalUs,
+  zoneOffsetMs,
 } from '../../src/parquet/values.js';
 import type { FileColumn } from '../../src/merge.js';
 
@@ -221,5 +222,20 @@ describe('encoders', () => {
     expect(Buffer.from(enc.finish()).toString()).toBe(
       '"1","1099511627776","t","a""b","{""1"",NULL}"\n,"-1",,,"{}"\n',
     );
+  });
+});
+
+describe('zone offsets at the ends of time', () => {
+  it('takes the offset at the edge of a JS Date for instants past it, instead of throwing', () => {
+    const far = 9.2e15; // ms: an int64 of microseconds near its limit, past year 275760
+    expect(zoneOffsetMs('Europe/Paris', far)).toBe(zoneOffsetMs('Europe/Paris', 8.64e15 - 86_400_000));
+    expect(Number.isFinite(zoneOffsetMs('America/New_York', -far))).toBe(true);
+    expect(() => localToUtcUs(9_000_000_000_000_000_000n, 'Europe/Paris')).not.toThrow();
+  });
+
+  it('reads the years 0 to 99 as themselves (Date.UTC would make them 1900 to 1999)', () => {
+    // 0050-06-01T00:00Z: Paris had its local mean time then, +0:09:21, not the +2:00 of 1950's summer
+    const ms = Date.parse('0050-06-01T00:00:00Z');
+    expect(zoneOffsetMs('Europe/Paris', ms)).toBe(561_000);
   });
 });
