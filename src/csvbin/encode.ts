@@ -7,8 +7,8 @@
 // sub-batch, which then goes as its CSV bytes: the server parses it and reports its errors as it always has.
 // Pure: bytes in, bytes out.
 import { Kind } from './types.js';
+import { Writer } from '../parquet/writer.js';
 import {
-  Out,
   writeBool,
   writeBytes,
   writeDate,
@@ -55,7 +55,7 @@ class GiveUp extends Error {
 }
 
 export class CsvBinaryEncoder {
-  private o: Out = new Out(0);
+  private o = new Writer(1024);
   private scratch = Buffer.allocUnsafe(1 << 12);
   private readonly opts: CsvBinaryOptions;
   /** bytes that end an unquoted field (or must not be in one) */
@@ -73,7 +73,7 @@ export class CsvBinaryEncoder {
   /** Converts the records of `buf` (whole records, no header). The bytes come back in a buffer of their own
    * (transferable): about `buf`'s size for typical data, room for 10% more before it grows. */
   encode(buf: Buffer, into?: ArrayBuffer): CsvBinaryOutcome {
-    const o = (this.o = new Out(outSize(buf.length), into));
+    const o = (this.o = new Writer(Math.max(1024, outSize(buf.length)), into));
     this.crlf = undefined;
     for (const b of SIGNATURE) o.buf[o.pos++] = b;
     o.i32(0); // flags
@@ -93,7 +93,7 @@ export class CsvBinaryEncoder {
     o.ensure(2);
     o.i16(0xffff);
     const data = new Uint8Array(o.buf.buffer, o.buf.byteOffset, o.pos);
-    this.o = new Out(0);
+    this.o = new Writer(1024);
     return { ok: true, data, rows };
   }
 

@@ -1,56 +1,14 @@
 // The value writers of the CSV-to-binary converter: one field's bytes in, the value's binary COPY form out (its
 // length, then its bytes), or false when the text is not in a form whose meaning is certain (the sub-batch then goes
-// as CSV and PostgreSQL's own input function decides). Hot code: bytes only, no strings where avoidable.
+// as CSV and PostgreSQL's own input function decides). Hot code: bytes only, no strings where avoidable. They write
+// through the COPY BINARY Writer that Parquet's encoder uses (src/parquet/writer.ts).
+import type { Writer } from '../parquet/writer.js';
 
-/** The converter's output: a growable byte buffer with big-endian writers. */
-export class Out {
-  buf: Buffer;
-  pos = 0;
-  /** `into`: a buffer to write into when it holds `size` bytes (one given back by an earlier sub-batch's COPY) */
-  constructor(size: number, into?: ArrayBuffer) {
-    this.buf =
-      into && into.byteLength >= size ? Buffer.from(into) : Buffer.allocUnsafeSlow(Math.max(1024, size));
-  }
-  ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    let size = Math.ceil(this.buf.length * 1.5);
-    while (size < this.pos + n) size = Math.ceil(size * 1.5);
-    const next = Buffer.allocUnsafeSlow(size);
-    next.set(this.buf.subarray(0, this.pos));
-    this.buf = next;
-  }
-  i16(v: number): void {
-    const b = this.buf;
-    b[this.pos] = v >>> 8;
-    b[this.pos + 1] = v;
-    this.pos += 2;
-  }
-  i32(v: number): void {
-    const b = this.buf;
-    const p = this.pos;
-    b[p] = v >>> 24;
-    b[p + 1] = v >>> 16;
-    b[p + 2] = v >>> 8;
-    b[p + 3] = v;
-    this.pos = p + 4;
-  }
-  /** a safe integer as int64 */
-  i64(v: number): void {
-    const hi = Math.floor(v / TWO32);
-    this.i32(hi);
-    this.i32(v - hi * TWO32);
-  }
-}
-
-const TWO32 = 4294967296;
 const PG_EPOCH_DAYS = 10_957; // 2000-01-01 - 1970-01-01
-const F64 = new Float64Array(1);
-const F64_BYTES = new Uint8Array(F64.buffer);
-const LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /** exact powers of ten: m / 10^k is correctly rounded for m < 2^53 and k <= 22 */
 const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
 
-export function writeBytes(o: Out, b: Uint8Array, fs: number, fe: number, version = 0): void {
+export function writeBytes(o: Writer, b: Uint8Array, fs: number, fe: number, version = 0): void {
   const n = fe - fs;
   o.ensure(5 + n);
   o.i32(n + (version ? 1 : 0));
@@ -66,7 +24,7 @@ export function writeBytes(o: Out, b: Uint8Array, fs: number, fe: number, versio
 }
 
 /** Decimal digits with an optional sign, nothing else (PostgreSQL also takes spaces, _ and 0x: not here). */
-export function writeInt(o: Out, b: Uint8Array, fs: number, fe: number, size: 2 | 4 | 8): boolean {
+export function writeInt(o: Writer, b: Uint8Array, fs: number, fe: number, size: 2 | 4 | 8): boolean {
   let p = fs;
   const neg = b[p] === 0x2d;
   if (neg || b[p] === 0x2b) p++;
@@ -87,7 +45,7 @@ export function writeInt(o: Out, b: Uint8Array, fs: number, fe: number, size: 2 
     o.i32(v);
   } else if (size === 8) {
     o.i32(8);
-    o.i64(v);
+    o.i64n(v);
   } else {
     if (v < -32768 || v > 32767) return false;
     o.i32(2);
@@ -96,7 +54,7 @@ export function writeInt(o: Out, b: Uint8Array, fs: number, fe: number, size: 2 
   return true;
 }
 
-function writeBigInt8(o: Out, b: Uint8Array, p: number, fe: number, neg: boolean): boolean {
+function writeBigInt8(o: Writer, b: Uint8Array, p: number, fe: number, neg: boolean): boolean {
   if (fe - p > 19) return false;
   let v = 0n;
   for (; p < fe; p++) {
@@ -108,14 +66,13 @@ function writeBigInt8(o: Out, b: Uint8Array, p: number, fe: number, neg: boolean
   if (v < -(2n ** 63n) || v > 2n ** 63n - 1n) return false;
   o.ensure(12);
   o.i32(8);
-  o.buf.writeBigInt64BE(v, o.pos);
-  o.pos += 8;
+  o.i64(v);
   return true;
 }
 
 /** A plain decimal or scientific number; NaN, Infinity, spaces, and over- or underflow are left to the server.
  * Up to 15 digits and no exponent (the common case) is exact without a string: digits / 10^k. */
-export function writeFloat8(o: Out, b: Uint8Array, fs: number, fe: number): boolean {
+export function writeFloat8(o: Writer, b: Uint8Array, fs: number, fe: number): boolean {
   let p = fs;
   const neg = b[p] === 0x2d;
   if (neg || b[p] === 0x2b) p++;
@@ -158,18 +115,13 @@ export function writeFloat8(o: Out, b: Uint8Array, fs: number, fe: number): bool
   }
   o.ensure(12);
   o.i32(8);
-  F64[0] = v;
-  const out = o.buf;
-  const q = o.pos;
-  if (LITTLE) for (let k = 0; k < 8; k++) out[q + k] = F64_BYTES[7 - k]!;
-  else for (let k = 0; k < 8; k++) out[q + k] = F64_BYTES[k]!;
-  o.pos = q + 8;
+  o.f64(v);
   return true;
 }
 
 /** numeric's binary form (base-10000 digits, weight, sign, display scale) from a plain decimal; the server
  * rounds it to the column's scale and checks its precision, as for text. */
-export function writeNumeric(o: Out, b: Uint8Array, fs: number, fe: number): boolean {
+export function writeNumeric(o: Writer, b: Uint8Array, fs: number, fe: number): boolean {
   let p = fs;
   const neg = b[p] === 0x2d;
   if (neg || b[p] === 0x2b) p++;
@@ -215,7 +167,7 @@ export function writeNumeric(o: Out, b: Uint8Array, fs: number, fe: number): boo
 }
 
 /** t, true, y, yes, on, 1 and their opposites, in any case: what boolin reads the same way. */
-export function writeBool(o: Out, b: Uint8Array, fs: number, fe: number): boolean {
+export function writeBool(o: Writer, b: Uint8Array, fs: number, fe: number): boolean {
   const n = fe - fs;
   if (n < 1 || n > 5) return false;
   let s = '';
@@ -284,7 +236,7 @@ function daysInMonth(y: number, m: number): number {
 }
 
 /** YYYY-MM-DD, the ISO form every DateStyle reads the same way. */
-export function writeDate(o: Out, b: Uint8Array, fs: number, fe: number): boolean {
+export function writeDate(o: Writer, b: Uint8Array, fs: number, fe: number): boolean {
   if (fe - fs !== 10) return false;
   const days = ymd(b, fs);
   if (Number.isNaN(days)) return false;
@@ -298,7 +250,7 @@ export function writeDate(o: Out, b: Uint8Array, fs: number, fe: number): boolea
  * takes none (PostgreSQL would silently drop one); a timestamptz without one is in the session's TimeZone, so only
  * when that is UTC (`utc`). */
 export function writeTimestamp(
-  o: Out,
+  o: Writer,
   b: Uint8Array,
   fs: number,
   fe: number,
@@ -350,16 +302,13 @@ export function writeTimestamp(
   const secs = (days - PG_EPOCH_DAYS) * 86400 + h * 3600 + mi * 60 + s - offset;
   o.ensure(12);
   o.i32(8);
-  if (Math.abs(secs) < 9e9) o.i64(secs * 1e6 + us);
-  else {
-    o.buf.writeBigInt64BE(BigInt(secs) * 1_000_000n + BigInt(us), o.pos);
-    o.pos += 8;
-  }
+  if (Math.abs(secs) < 9e9) o.i64n(secs * 1e6 + us);
+  else o.i64(BigInt(secs) * 1_000_000n + BigInt(us));
   return true;
 }
 
 /** 8-4-4-4-12 hex digits, or 32 without hyphens (PostgreSQL takes braces and other groupings too: not here). */
-export function writeUuid(o: Out, b: Uint8Array, fs: number, fe: number): boolean {
+export function writeUuid(o: Writer, b: Uint8Array, fs: number, fe: number): boolean {
   const len = fe - fs;
   const hyphens = len === 36;
   if (!hyphens && len !== 32) return false;

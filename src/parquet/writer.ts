@@ -8,8 +8,9 @@ export class Writer {
   buf: Buffer;
   view: DataView;
   pos = 0;
-  constructor(size = 1 << 16) {
-    this.buf = Buffer.allocUnsafeSlow(size);
+  /** `into`: a buffer to write into when it holds `size` bytes (one given back after an earlier COPY) */
+  constructor(size = 1 << 16, into?: ArrayBuffer) {
+    this.buf = into && into.byteLength >= size ? Buffer.from(into) : Buffer.allocUnsafeSlow(size);
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
   ensure(n: number): void {
