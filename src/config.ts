@@ -17,6 +17,11 @@ export const COPY_FORMATS = ['auto', 'binary', 'text'] as const;
 /** how CSV rows travel to the server: converted to COPY BINARY by workers, or as the file's CSV bytes */
 export type CopyFormat = (typeof COPY_FORMATS)[number];
 
+/** Whether an --encoding names UTF-8 (what the CSV-to-binary conversion needs). */
+export function isUtf8(encoding: string): boolean {
+  return /^utf-?8$/i.test(encoding);
+}
+
 export interface LoadOptions {
   /** postgres://user:pass@host:port/db; else DATABASE_URL; else libpq's PG* variables */
   dsn?: string;
@@ -249,7 +254,7 @@ export function resolveConfig(
     throw usage(
       '--copy-format binary cannot be used with --on-error reject-rows (which finds bad rows by CSV line)',
     );
-  if (copyFormat === 'binary' && !/^utf-?8$/i.test(encoding))
+  if (copyFormat === 'binary' && !isUtf8(encoding))
     throw usage(`--copy-format binary needs UTF8 files, not --encoding ${encoding}`);
   let maxRejects: RejectLimit = {};
   if (opts.maxRejects !== undefined) {

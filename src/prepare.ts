@@ -18,6 +18,7 @@ import { BatchFeed } from './feed.js';
 import type { FileResult, RunContext } from './file.js';
 import type { CopyDialect, FileColumn } from './merge.js';
 import { prepareParquet, type ParquetSource } from './parquet/source.js';
+import { isUtc } from './parquet/values.js';
 import { CsvScanError, RecordScanner, type ByteRange, type ScanResult, type SubBatchRange } from './scan.js';
 import { decoderName, sniff } from './sniff.js';
 import { binaryOptions, binarySource } from './csvbin/source.js';
@@ -174,7 +175,7 @@ export async function prepare(
       format: config.copyFormat,
       onError: config.onError,
       // the DSN's options= (or PGOPTIONS) may set another TimeZone, which wins over --timezone
-      timezone: /timezone/i.test(options) ? '' : config.timezone,
+      utcSession: !/timezone/i.test(options) && isUtc(config.timezone),
     },
     dialect,
     columns,

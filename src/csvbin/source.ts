@@ -7,7 +7,7 @@
 import { Readable } from 'node:stream';
 import type { Piscina } from 'piscina';
 import type { EncodeResult, PlanWork } from '../../workers/plan.js';
-import type { CopyFormat } from '../config.js';
+import { isUtf8, type CopyFormat } from '../config.js';
 import type { BatchSource } from '../copy.js';
 import { LoaderError } from '../errors.js';
 import type { CopyDialect, FileColumn } from '../merge.js';
@@ -17,8 +17,8 @@ import { kindOf, type Kind } from './types.js';
 export interface BinaryChoice {
   format: CopyFormat;
   onError: string;
-  /** the session's TimeZone (a timestamptz without offset is read in it) */
-  timezone: string;
+  /** the session's TimeZone is UTC, so a timestamptz without an offset is UTC */
+  utcSession: boolean;
 }
 
 /** The converter's options for a file, or undefined when its sub-batches go as CSV. */
@@ -36,7 +36,7 @@ export function binaryOptions(
     return undefined;
   };
   if (choice.onError === 'reject-rows') return why('not with --on-error reject-rows');
-  if (!/^utf-?8$/i.test(dialect.encoding)) return why(`the file's encoding is ${dialect.encoding}, not UTF8`);
+  if (!isUtf8(dialect.encoding)) return why(`the file's encoding is ${dialect.encoding}, not UTF8`);
   for (const c of [dialect.delimiter, dialect.quote, dialect.escape])
     if (Buffer.byteLength(c, 'utf8') !== 1) return why(`${JSON.stringify(c)} is not a one-byte character`);
   for (const c of columns) {
@@ -54,7 +54,7 @@ export function binaryOptions(
     escape: byte(dialect.escape),
     nullBytes: Buffer.from(dialect.null, 'utf8'),
     kinds,
-    utcSession: choice.timezone === 'UTC',
+    utcSession: choice.utcSession,
   };
 }
 

@@ -127,7 +127,7 @@ describe('binaryOptions', () => {
     { source: 'id', stagingName: 'id', target: { name: 'id', type: 'integer' } },
     { source: 'x', stagingName: 'x', target: undefined },
   ] as never;
-  const auto = { format: 'auto' as const, onError: 'abort-file', timezone: 'UTC' };
+  const auto = { format: 'auto' as const, onError: 'abort-file', utcSession: true };
 
   it('converts a UTF-8 file of known types, an ignored field as text', () => {
     expect(binaryOptions(auto, dialect, cols, 'f.csv')).toMatchObject({
