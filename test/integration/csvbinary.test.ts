@@ -4,7 +4,7 @@
 // finds in binary rows name the file's own line and column.
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { auditRows } from '../helpers.js';
+import { auditRows, runCli } from '../helpers.js';
 import { useEnv, type LoadResult } from './support.js';
 
 const env = useEnv('csvbin');
@@ -310,5 +310,28 @@ describe('--copy-format', () => {
       /needs UTF8/,
     );
     expect(await env.num('SELECT count(*) FROM cf3')).toBe(0);
+  });
+});
+
+describe('--copy-format on the command line', () => {
+  it('takes the flag and LOADER_COPY_FORMAT; a bad combination exits 2 and loads nothing', async () => {
+    await env.db.query('CREATE TABLE cli_cf (id int, v text)');
+    const f = await env.dir.write('cli_cf.csv', 'id,v\n1,a\n2,b\n');
+    const base = ['--dsn', env.db.dsn, '--table', 'cli_cf', '--json'];
+    const text = await runCli([...base, '--copy-format', 'text', f]);
+    expect(text.code).toBe(0);
+    expect(JSON.parse(text.stdout).jobs[0].files[0].binarySubBatches).toBe(0);
+    const bin = await runCli([...base, '--force', f], { env: { LOADER_COPY_FORMAT: 'binary' } });
+    expect(bin.code).toBe(0);
+    expect(JSON.parse(bin.stdout).jobs[0].files[0].binarySubBatches).toBe(1);
+    const bad = await runCli([...base, '--force', '--on-error', 'reject-rows', f], {
+      env: { LOADER_COPY_FORMAT: 'binary' },
+    });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--copy-format binary cannot be used with --on-error reject-rows/);
+    expect((await runCli([...base, '--copy-format', 'fast', f])).code).toBe(2);
+    expect(await env.num('SELECT count(*) FROM cli_cf')).toBe(4);
+    const audit = (await auditRows(env.db)).filter((a) => a.file_path === f);
+    expect(audit.map((a) => a.status)).toEqual(['succeeded', 'succeeded']);
   });
 });
