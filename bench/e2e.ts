@@ -246,6 +246,7 @@ try {
         args.push('--copy-format', p.format);
         args.push('--internal-concurrency', String(p.internal), '--concurrency', String(p.concurrency));
         if (p.direct) args.push('--direct');
+        else if (tag === 'loader' && sc.mode === 'append') args.push('--no-direct'); // staging (direct is the default)
         args.push('--force', '--quiet', '--log-level', 'error', ...sc.files);
         await run({ name, kind: tag === 'base' ? 'baseline' : 'loader', params: p }, async () => [
           {
@@ -342,7 +343,7 @@ function report(
   const flags =
     (p.direct
       ? `--batch-size ${p.batchSize} --direct`
-      : `--batch-size ${p.batchSize} --internal-concurrency ${p.internal}`) +
+      : `--batch-size ${p.batchSize} --internal-concurrency ${p.internal}${p.internal > 1 && sc.mode === 'append' ? ' --no-direct' : ''}`) +
     (p.format && p.format !== 'auto' ? ` --copy-format ${p.format}` : '');
   const near = loaders
     .slice(1)

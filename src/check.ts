@@ -129,7 +129,7 @@ async function runCheck(o: {
       return 1;
     }
     out(`target: ${target.sql}, mode ${target.mode}${target.key ? `, key (${target.key.join(', ')})` : ''}`);
-    const report = await checkGrants(client, target, { direct: o.direct === true });
+    const report = await checkGrants(client, target, { direct: o.direct !== false });
     for (const l of [...report.lines, ...report.missing]) out(l);
     if (report.missing.length === 0) out('ok: nothing missing');
     return report.missing.length === 0 ? 0 : 1;
@@ -156,7 +156,8 @@ export const checkCommand: Subcommand = {
         new Option('--mode <mode>', 'the mode to check for (default: as a load would choose)').choices(MODES),
       )
       .option('--key <cols>', 'key columns, comma-separated')
-      .option('--direct', 'append with --direct (no staging tables)')
+      .option('--direct', 'append direct, no staging tables (the default)')
+      .option('--no-direct', 'append through staging tables (loader --no-direct): needs CREATE on the schema')
       .option('--connect-timeout <s>', 'seconds to wait for a connection', (v) => Number(v), 30)
       .action((o: Parameters<typeof runCheck>[0]) => exit(runCheck(o)));
   },

@@ -116,7 +116,11 @@ function program(): Command {
       '--max-rejects <n|n%>',
       'reject-rows: fail the file past this many rejected rows (default: no limit)',
     )
-    .option('--direct', 'append: COPY straight into the table, one stream per file, no staging')
+    .option('--direct', 'append: COPY straight into the table, one stream per file, no staging (the default)')
+    .option(
+      '--no-direct',
+      'append through a staging table: --internal-concurrency sub-batches of a file COPY at once, then one INSERT ... SELECT',
+    )
     .addOption(
       new Option(
         '--copy-format <f>',
@@ -212,7 +216,7 @@ function loadOptions(o: Record<string, unknown>, files: string[]): LoadOptions {
     encoding: o.encoding as string,
     timezone: o.timezone as string,
     force: o.force === true,
-    direct: o.direct === true,
+    direct: o.direct as boolean | undefined,
     copyFormat: o.copyFormat as 'auto' | 'binary' | 'text',
     minAgeSeconds: o.minAge as number,
     onError: o.onError as 'abort-file' | 'reject-rows',

@@ -54,7 +54,8 @@ export interface LoadOptions {
   timezone?: string;
   /** load files again even when already loaded */
   force?: boolean;
-  /** append: COPY straight into the target, one stream per file, no staging */
+  /** append: COPY straight into the target, one stream per file, no staging (default true; false: through staging,
+   * --internal-concurrency sub-batches COPYed at once, then INSERT ... SELECT) */
   direct?: boolean;
   /** CSV: auto (default), binary or text (src/csvbin/source.ts) */
   copyFormat?: CopyFormat;
@@ -285,7 +286,7 @@ export function resolveConfig(
     encoding,
     timezone,
     force: opts.force ?? false,
-    direct: opts.direct ?? false,
+    direct: opts.direct ?? true,
     copyFormat,
     minAgeSeconds: nonNegative('--min-age', opts.minAgeSeconds),
     onError,

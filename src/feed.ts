@@ -22,6 +22,9 @@ export class BatchFeed {
   private readonly settled: Promise<ScanTotals>;
   /** how many sub-batches have been handed out */
   private handed = 0;
+  /** how many sub-batches past the last one handed out are prepared (converted) ahead: 1, or more on the direct
+   * path, where --internal-concurrency sub-batches are in flight as one COPYing and the rest being converted */
+  ahead = 1;
 
   private constructor(
     /** a guess made before the scan: the file holds a single sub-batch (then staging buys nothing) */
@@ -65,8 +68,8 @@ export class BatchFeed {
     port1.on('message', (m: PlanMessage) => {
       if ('batch' in m) {
         f.sources.push(source(m.batch));
-        // the next one to be handed out: its preparation can start now
-        if (f.sources.length === f.handed + 1) f.sources[f.handed]!.prefetch?.();
+        // among the next ones to be handed out: its preparation can start now
+        if (f.sources.length <= f.handed + f.ahead) f.sources[f.sources.length - 1]!.prefetch?.();
         f.poke();
         return;
       }
@@ -133,7 +136,7 @@ export class BatchFeed {
     for (let i = from; ;) {
       if (i < this.sources.length) {
         this.handed = Math.max(this.handed, i + 1);
-        this.sources[i + 1]?.prefetch?.();
+        for (let j = i + 1; j <= i + this.ahead; j++) this.sources[j]?.prefetch?.();
         yield this.sources[i++]!;
         continue;
       }

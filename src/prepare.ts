@@ -67,7 +67,10 @@ export async function ensureUnchanged(path: string, d: Pick<Detected, 'bytes' | 
 
 /** Detect, sniff, plan in a worker, parse the header and map columns. */
 export async function prepare(
-  ctx: Pick<RunContext, 'config' | 'target' | 'workers' | 'parquetWorkers' | 'buffers'> & { log?: Logger },
+  ctx: Pick<RunContext, 'config' | 'target' | 'workers' | 'parquetWorkers' | 'buffers'> & {
+    log?: Logger;
+    internalConcurrency?: number;
+  },
   path: string,
   res: FileResult,
   signal: AbortSignal,

@@ -36,6 +36,8 @@ export interface ParquetContext {
   config: Config;
   target: Target;
   parquetWorkers?: ParquetPool;
+  /** the run's, when the connection budget lowered it below the config's */
+  internalConcurrency?: number;
 }
 
 export interface ParquetPrepared {
@@ -123,6 +125,8 @@ export async function prepareParquet(
 
   const sources: ParquetSource[] = [];
   const groups: GroupDecode[] = [];
+  const direct = config.direct && target.mode === 'append';
+  const depth = direct ? Math.max(1, (ctx.internalConcurrency ?? config.internalConcurrency) - 1) : 1;
   const gctx: GroupContext = { pool, signal, path, record, hold };
   let firstRow = 0;
   footer.rowGroups.forEach((g, rowGroup) => {
@@ -145,8 +149,11 @@ export async function prepareParquet(
     const group = new GroupDecode(gctx, task, slices, g.bytes);
     const next = groups.push(group);
     // load() of any slice warms the next group: decoded while this one is COPYed (one decode of a group took less
-    // CPU than the server's COPY of it; more ahead only held more memory)
-    const ahead = (): void => groups[next]?.warm();
+    // CPU than the server's COPY of it; more ahead only held more memory). On the direct path, where one stream
+    // COPYs the groups in turn, --internal-concurrency 4 decodes the next 3 at once (under --memory-limit).
+    const ahead = (): void => {
+      for (let j = next; j < next + depth; j++) groups[j]?.warm();
+    };
     slices.forEach((limit, k) => {
       const offset = k * config.batchSize;
       const batch: SubBatchRange = {

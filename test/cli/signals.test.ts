@@ -19,17 +19,22 @@ afterAll(async () => {
   await dir.remove();
 });
 
-async function interrupt(table: string, signal: NodeJS.Signals, twice = false): Promise<number | null> {
+async function interrupt(
+  table: string,
+  signal: NodeJS.Signals,
+  twice = false,
+  extra: string[] = [],
+): Promise<number | null> {
   await db.query(BENCH_TABLE_DDL(table));
   const spawned = new Date();
   const child = spawn(
     process.execPath,
-    [CLI, '--dsn', db.dsn, '--table', table, '--batch-size', '10000', ...files],
+    [CLI, '--dsn', db.dsn, '--table', table, '--batch-size', '10000', ...extra, ...files],
     {
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   );
-  // Send the signal once COPY is under way (the run has logged its start and the staging table exists).
+  // Send the signal once COPY is under way (the run has logged its start; with --no-direct the staging table exists).
   await waitForCopy(db, spawned);
   child.kill(signal);
   if (twice) setTimeout(() => child.kill(signal), 20);
@@ -38,7 +43,7 @@ async function interrupt(table: string, signal: NodeJS.Signals, twice = false): 
 
 describe('signals', () => {
   it('SIGINT rolls back files in flight, audits them as cancelled and exits 130', async () => {
-    const code = await interrupt('sig_int', 'SIGINT');
+    const code = await interrupt('sig_int', 'SIGINT', false, ['--no-direct']); // staging, dropped on the way out
     expect(code).toBe(130);
     expect((await db.query(`SELECT count(*)::int AS n FROM sig_int`))[0]!.n).toBe(0);
     const audit = await auditRows(db);
@@ -66,7 +71,20 @@ describe('SIGKILL', () => {
     const spawned = new Date();
     const child = spawn(
       process.execPath,
-      [CLI, '--dsn', db.dsn, '--table', 'sig_kill', '--batch-size', '10000', '--concurrency', '1', ...files],
+      // --no-direct: the killed run leaves a staging table behind, for the rerun to drop
+      [
+        CLI,
+        '--dsn',
+        db.dsn,
+        '--table',
+        'sig_kill',
+        '--batch-size',
+        '10000',
+        '--concurrency',
+        '1',
+        '--no-direct',
+        ...files,
+      ],
       { stdio: 'ignore' },
     );
     await waitForCopy(db, spawned);

@@ -43,6 +43,31 @@ describe('--dry-run', () => {
     expect(await env.num(`SELECT to_regclass('public.loader_audit') IS NULL`)).toBe(1);
   });
 
+  it('plans an append of several sub-batches direct, and through staging with --no-direct', async () => {
+    await env.db.query('CREATE TABLE routes (id int, v text)');
+    const f = await env.dir.write(
+      'routes.csv',
+      csv(
+        'id,v',
+        Array.from({ length: 30 }, (_, i) => [i, `v${i}`]),
+      ),
+    );
+    const args = ['--dsn', env.db.dsn, '--table', 'routes', '--batch-size', '10'];
+    const direct = await runCli([...args, '--dry-run', f]);
+    expect([direct.code, direct.stdout]).toEqual([
+      0,
+      expect.stringContaining('3 sub-batches, COPY straight into'),
+    ]);
+    const staged = await runCli([...args, '--dry-run', '--no-direct', f]);
+    expect([staged.code, staged.stdout]).toEqual([0, expect.stringContaining('3 sub-batches, via staging')]);
+    expect(await env.num('SELECT count(*) FROM routes')).toBe(0);
+    // and both load the rows
+    expect((await runCli([...args, '--no-direct', '-q', f])).code).toBe(0);
+    expect((await runCli([...args, '--direct', '--force', '-q', f])).code).toBe(0);
+    expect(await env.num('SELECT count(*) FROM routes')).toBe(60);
+    expect(await env.num('SELECT count(DISTINCT id) FROM routes')).toBe(30);
+  });
+
   it('names the files a run would skip as already loaded, and changes no row', async () => {
     await env.db.query('CREATE TABLE ap (id int, v text)');
     const a = await env.dir.write('ap/a.csv', csv('id,v', [[1, 'a']]));

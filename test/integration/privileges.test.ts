@@ -45,7 +45,7 @@ describe('each mode with exactly its grants', () => {
       INSERT INTO lp.up (id, v) VALUES (1, 'old'); INSERT INTO lp.ins VALUES (1, 'old'); INSERT INTO lp.rep VALUES (0, 'old')`);
     const a = await env.dir.write('lp/a.csv', csv('id,v', rows(1, 3000, 'a')));
     const b = await env.dir.write('lp/b.csv', csv('id,v', rows(2000, 3000, 'b')));
-    const opts = { dsn, batchSize: 1000, internalConcurrency: 2 };
+    const opts = { dsn, batchSize: 1000, internalConcurrency: 2, direct: false }; // append through staging too
     for (const [table, mode] of [
       ['lp.app', 'append'],
       ['lp.up', 'upsert'],

@@ -19,7 +19,7 @@ describe('a connection killed during COPY', () => {
   // Staging: the killed sub-batch is sent again. Direct (one transaction straight into the target): the whole
   // transaction is (regression: the direct path failed a lost COPY as DATABASE, never retrying it).
   it.each([
-    ['staging', 'killed', { internalConcurrency: 2 }],
+    ['staging', 'killed', { internalConcurrency: 2, direct: false }],
     ['direct', 'killed_direct', { direct: true }],
   ] as const)(
     '%s: retried, the table ends with exactly the file rows, the audit row counts the retries',

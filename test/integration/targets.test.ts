@@ -171,8 +171,8 @@ describe('partitioned tables and triggers', () => {
       ),
     );
     const single = await env.dir.write('trig1.csv', csv('id,v', [[1000, 'one']]));
-    // Several sub-batches (through staging) and one sub-batch (straight into the target).
-    const r = await env.load('trig', [f, single], { batchSize: 7 });
+    // Several sub-batches (through staging: --no-direct) and one sub-batch (straight into the target).
+    const r = await env.load('trig', [f, single], { batchSize: 7, direct: false });
     expect(r.exitCode).toBe(0);
     expect(await env.num('SELECT count(*) FROM trig')).toBe(51);
     expect(await env.num('SELECT count(*) FROM trig_log')).toBe(51);

@@ -40,11 +40,29 @@ describe('resolveConfig: defaults', () => {
       encoding: 'UTF8',
       timezone: 'UTC',
       force: false,
+      direct: true,
       connectTimeoutMs: 30_000,
       version: '1.2.3',
       secrets: [],
     });
     expect(typeof c.host).toBe('string');
+  });
+
+  it('appends direct unless --no-direct asks for staging', async () => {
+    const { goesDirect } = await import('../../src/file.js');
+    const cols = [{ source: 'id', target: { name: 'id' } }] as never[];
+    const several = (direct: boolean | undefined, mode = 'append', internal = 2): boolean =>
+      goesDirect({ mode } as never, cols, false, internal, resolve({ direct }));
+    expect([several(undefined), several(true), several(false)]).toEqual([true, true, false]);
+    // staging is only for an append of several sub-batches on several streams, and for the other modes
+    expect([several(false, 'append', 1), several(undefined, 'upsert'), several(true, 'insert-only')]).toEqual(
+      [true, false, false],
+    );
+    expect(goesDirect({ mode: 'append' } as never, cols, true, 2, resolve({ direct: false }))).toBe(true);
+    // a file column the table lacks (--ignore-extra-columns) lives in staging only
+    expect(goesDirect({ mode: 'append' } as never, [{ source: 'x' }] as never[], false, 2, resolve())).toBe(
+      false,
+    );
   });
 
   it('returns a frozen object', () => {
