@@ -1,16 +1,15 @@
 // Piscina worker for Parquet: `plan` hashes the file and reads its footer; `decode` (the default) opens the file
 // itself, reads ONE row group (or a range of it) with parquet-wasm, once, and encodes it for COPY (binary, or the
-// CSV fallback) from the target's types, in one buffer per slice of `cut` rows (the sub-batches). Results come back
-// as data with transferred buffers; errors too.
+// CSV fallback) from the target's types, in one buffer per slice of `cut` rows (the sub-batches), each posted to
+// the main thread (transferred) as soon as it is encoded, a few ahead of the COPYs at most. Errors come back as data.
 // Set-up is paid once per thread, not per task: the wasm module is instantiated when this module loads, and the
 // last file opened (its footer parsed) stays open for the thread's next row group of the same file.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { threadId } from 'node:worker_threads';
+import { threadId, type MessagePort } from 'node:worker_threads';
 import type { Data, RecordBatch, Table } from 'apache-arrow';
 import { wasmMemory, type ParquetFile, type RecordBatch as WasmBatch } from 'parquet-wasm';
-import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { arrow } from '../src/parquet/arrow.js';
 import { BinaryEncoder, EncodeError } from '../src/parquet/binary.js';
 import type { ColumnPlan } from '../src/parquet/mapping.js';
@@ -42,6 +41,26 @@ export interface DecodeTask {
   rejecting?: boolean;
 }
 
+/** decode's task: each slice is posted on `port` as soon as it is encoded (a SliceMessage), at most
+ * SLICES_AHEAD of them not yet given back by the main thread (`sync`). */
+export interface StreamTask extends DecodeTask {
+  port: MessagePort;
+  /** Int32Array over it: [0] slices the main thread is done with (it counts up and notifies), [1] 1: stop */
+  sync: SharedArrayBuffer;
+}
+
+/** One slice's COPY bytes; `rejected` rows are 0-based in the file. */
+export interface SliceMessage {
+  k: number;
+  data: Uint8Array;
+  rejected: EncodeReject[];
+}
+
+/** Slices posted and not yet given back, at most: one COPYing, one ready for the next COPY. The next is encoded
+ * only then, so a row group never sits whole in memory (it did: a group's slices, the next group's, both wasm
+ * heaps; 575 MB of peak RSS for the bench's ~60 MB row groups). */
+export const SLICES_AHEAD = 2;
+
 /** A row the encoder left out under reject-rows; `row` is 0-based in the file. */
 export interface EncodeReject {
   row: number;
@@ -61,16 +80,16 @@ export type RenderResult = { ok: true; records: string[] } | { ok: false; messag
 export type DecodeResult =
   | {
       ok: true;
-      /** one COPY stream per slice of `cut` rows, in order */
-      data: Uint8Array[];
+      /** slices posted (SliceMessage), one per `cut` rows, in order */
+      slices: number;
+      /** the main thread gave every slice back before the end: the decode stopped there */
+      stopped: boolean;
       rows: number;
       threadId: number;
       startedAt: number;
       finishedAt: number;
       /** this thread's wasm memory after the task: it never shrinks, so the main thread recycles a thread past a mark */
       wasmBytes: number;
-      /** reject-rows: the rows left out, in file order */
-      rejected: EncodeReject[];
     }
   | { ok: false; code: 'READ' | 'DATA'; message: string; row?: number; column?: string };
 
@@ -151,9 +170,21 @@ function columnsOf(task: DecodeTask, batch: RecordBatch): (Data | undefined)[] {
   );
 }
 
-export default async function decode(task: DecodeTask): Promise<unknown> {
+/** Waits until slice `k` may be encoded (fewer than SLICES_AHEAD before it not given back); false: stop. */
+function mayEncode(sync: Int32Array, k: number): boolean {
+  for (;;) {
+    if (Atomics.load(sync, 1) !== 0) return false;
+    const done = Atomics.load(sync, 0);
+    if (k - done < SLICES_AHEAD) return true;
+    Atomics.wait(sync, 0, done, 250);
+  }
+}
+
+export default async function decode(task: StreamTask): Promise<DecodeResult> {
   const startedAt = now();
   const cut = Math.max(task.cut ?? task.limit, 1);
+  const sync = new Int32Array(task.sync);
+  const { port } = task;
   let batches: AsyncIterable<RecordBatch>;
   try {
     batches = await streamSlice(task, cut);
@@ -166,21 +197,30 @@ export default async function decode(task: DecodeTask): Promise<unknown> {
       task.encoding === 'binary'
         ? new BinaryEncoder(task.plans, task.timezone, task.rejecting)
         : new CsvEncoder(task.plans, task.timezone, task.rejecting);
-    const data: Uint8Array[] = [];
-    const rejected: EncodeReject[] = [];
+    let slices = 0;
     let enc = encoder();
     let inSlice = 0;
     const endSlice = (): void => {
-      data.push(enc.finish());
-      for (const e of enc.rejected)
-        rejected.push({ row: e.row, column: e.column, message: e.message, sqlState: e.sqlState });
+      const data = enc.finish();
+      const rejected = enc.rejected.map((e): EncodeReject => ({
+        row: e.row,
+        column: e.column,
+        message: e.message,
+        sqlState: e.sqlState,
+      }));
+      port.postMessage({ k: slices++, data, rejected } satisfies SliceMessage, [data.buffer as ArrayBuffer]);
       enc = encoder();
       inSlice = 0;
     };
     let done = 0;
-    for await (const batch of batches) {
+    let stopped = false;
+    read: for await (const batch of batches) {
       // Batches come `cut` rows long; should one straddle two slices, it is cut (Arrow slices share the buffers).
       for (let at = 0; at < batch.numRows;) {
+        if (inSlice === 0 && !mayEncode(sync, slices)) {
+          stopped = true;
+          break read;
+        }
         const n = Math.min(batch.numRows - at, cut - inSlice);
         const part = n === batch.numRows ? batch : batch.slice(at, at + n);
         enc.add(columnsOf(task, part), n, task.firstRow + done);
@@ -190,18 +230,17 @@ export default async function decode(task: DecodeTask): Promise<unknown> {
         if (inSlice === cut) endSlice();
       }
     }
-    if (inSlice > 0 || data.length === 0) endSlice();
-    const result: DecodeResult = {
+    if (!stopped && (inSlice > 0 || slices === 0)) endSlice();
+    return {
       ok: true,
-      data,
+      slices,
+      stopped,
       rows: done,
       threadId,
       startedAt,
       finishedAt: now(),
       wasmBytes: wasmMemory().buffer.byteLength,
-      rejected,
     };
-    return move({ [transferableSymbol]: data.map((d) => d.buffer), [valueSymbol]: result });
   } catch (err) {
     if (err instanceof EncodeError) {
       return {

@@ -1,6 +1,7 @@
 // The run's Parquet decoding resources, main thread: the Piscina pool of workers/parquet.js, the --memory-limit
 // byte budget that admits row groups, and the recycling of threads whose wasm memory (which never shrinks) passed
 // a mark: the main thread terminates such a thread after its task and Piscina starts a fresh one when needed.
+import type { TransferListItem } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { ByteBudget } from '../budget.js';
 
@@ -14,6 +15,12 @@ export interface ParquetPoolOptions {
   memoryLimitBytes: number;
   /** default: the memory limit shared by the threads, at least 64 MiB */
   wasmMemoryMarkBytes?: number;
+}
+
+/** A task and what it transfers to the worker. */
+export interface Transferring {
+  task: unknown;
+  transferList: TransferListItem[];
 }
 
 export class ParquetPool {
@@ -39,13 +46,15 @@ export class ParquetPool {
 
   /** pool.run, run again when a thread this pool recycled may have taken the task down with it: Piscina can hand
    * a thread its next task before the main thread has read the previous result and terminated the thread, or
-   * while the terminated thread is still exiting. A task that fails for itself fails again and is reported. */
+   * while the terminated thread is still exiting. A task that fails for itself fails again and is reported.
+   * A task given as a function is made afresh for each attempt (what it transfers, a MessagePort, goes once). */
   async run(task: unknown, opts: { name?: string; signal?: AbortSignal }): Promise<unknown> {
     for (let attempt = 0; ; attempt++) {
       const before = this.recycled;
       const exiting = this.exiting > 0;
+      const made = typeof task === 'function' ? (task as () => Transferring)() : { task, transferList: [] };
       try {
-        return await this.pool.run(task, opts);
+        return await this.pool.run(made.task, { ...opts, transferList: made.transferList } as never);
       } catch (err) {
         if (opts.signal?.aborted || (this.recycled === before && !exiting) || attempt >= MAX_RERUNS)
           throw err;

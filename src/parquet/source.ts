@@ -30,6 +30,8 @@ export interface ParquetStats {
   recycledThreads: number;
   /** the most row-group bytes (uncompressed, from the footer) this file held at once under --memory-limit */
   maxBytesInFlight: number;
+  /** the most decoded slices (sub-batches' COPY bytes) the main thread held at once for this file */
+  maxSlicesHeld: number;
 }
 
 export interface ParquetContext {
@@ -106,6 +108,7 @@ export async function prepareParquet(
     threads: 0,
     recycledThreads: 0,
     maxBytesInFlight: 0,
+    maxSlicesHeld: 0,
   };
   res.parquet = stats;
   const intervals: [number, number][] = [];
@@ -127,7 +130,12 @@ export async function prepareParquet(
   const groups: GroupDecode[] = [];
   const direct = config.direct && target.mode === 'append';
   const depth = direct ? Math.max(1, (ctx.internalConcurrency ?? config.internalConcurrency) - 1) : 1;
-  const gctx: GroupContext = { pool, signal, path, record, hold };
+  let slicesHeld = 0;
+  const countSlices = (delta: number): void => {
+    slicesHeld += delta;
+    stats.maxSlicesHeld = Math.max(stats.maxSlicesHeld, slicesHeld);
+  };
+  const gctx: GroupContext = { pool, signal, path, record, hold, slices: countSlices };
   let firstRow = 0;
   footer.rowGroups.forEach((g, rowGroup) => {
     const task: DecodeTask = {
@@ -146,14 +154,15 @@ export async function prepareParquet(
     for (let offset = 0; offset < g.rows; offset += config.batchSize)
       slices.push(Math.min(config.batchSize, g.rows - offset));
     if (slices.length === 0) return;
-    const group = new GroupDecode(gctx, task, slices, g.bytes);
-    const next = groups.push(group);
-    // load() of any slice warms the next group: decoded while this one is COPYed (one decode of a group took less
-    // CPU than the server's COPY of it; more ahead only held more memory). On the direct path, where one stream
-    // COPYs the groups in turn, --internal-concurrency 4 decodes the next 3 at once (under --memory-limit).
+    // The end of a group's decode warms the next group: decoded while this one's last slices are COPYed (one
+    // decode of a group took less CPU than the server's COPY of it; more ahead only held more memory), often on the
+    // same thread (one wasm heap). On the direct path, where one stream COPYs the groups in turn,
+    // --internal-concurrency 4 decodes the next 3 at once (under --memory-limit).
     const ahead = (): void => {
       for (let j = next; j < next + depth; j++) groups[j]?.warm();
     };
+    const group = new GroupDecode(gctx, task, slices, g.bytes, ahead);
+    const next = groups.push(group);
     slices.forEach((limit, k) => {
       const offset = k * config.batchSize;
       const batch: SubBatchRange = {
@@ -166,7 +175,7 @@ export async function prepareParquet(
       // reject-rows renders rows of the slice alone, its share of the group's bytes admitted by --memory-limit
       const slice: DecodeTask = { ...task, offset, limit, cut: undefined, firstRow: firstRow + offset };
       const bytes = Math.ceil((g.bytes * limit) / g.rows);
-      sources.push(sliceSource(group, k, slice, bytes, batch, gctx, ahead));
+      sources.push(sliceSource(group, k, slice, bytes, batch, gctx));
     });
     firstRow += g.rows;
   });
@@ -197,13 +206,11 @@ function sliceSource(
   bytes: number,
   batch: SubBatchRange,
   ctx: GroupContext,
-  ahead: () => void,
 ): ParquetSource {
   const { pool, signal, path, hold } = ctx;
   let held: SliceBytes | undefined;
   const load = async (): Promise<Buffer> => {
     held = await group.get(k);
-    ahead(); // after this group's decode: one thread goes from group to group, a second starts only if needed
     return held.buf;
   };
   const render = async (rows: number[]): Promise<Buffer[]> => {
