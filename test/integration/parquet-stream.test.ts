@@ -1,32 +1,19 @@
 // A Parquet row group's slices stream from its decode to the COPYs, a few ahead at most (workers/parquet.ts
 // SLICES_AHEAD), instead of the whole group at once: the main thread's held slices stay bounded on both paths; a
-// COPY killed mid-file is retried (the direct path reads the groups again from the first); a bad value in a late
-// slice of a group fails the file naming its row, and the decode thread it held goes on to the next file.
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+// bad value in a late slice of a group, or a row the server refuses, fails the file naming its row, and the decode
+// thread it held goes on to the next file. (A COPY killed mid-file: test/integration/retries.test.ts.)
 import { join } from 'node:path';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SLICES_AHEAD } from '../../workers/parquet.js';
-import { auditRows } from '../helpers.js';
-import { useEnv } from './support.js';
+import { useDuck, useEnv } from './support.js';
 
 const env = useEnv('parquet_stream');
-let duck: DuckDBConnection;
-let instance: DuckDBInstance;
-
-beforeAll(async () => {
-  instance = await DuckDBInstance.create(':memory:');
-  duck = await instance.connect();
-});
-afterAll(() => {
-  duck?.closeSync();
-  instance?.closeSync();
-});
+const duck = useDuck();
 
 /** `n` rows (id, a padded text), in row groups of `group` rows. */
 async function rowsFile(name: string, n: number, group: number, v = `'payload ' || repeat('x', 100) || i`) {
   const path = join(env.dir.path, name);
-  await duck.run(
+  await duck.conn.run(
     `COPY (SELECT i::INT AS id, ${v} AS v FROM range(${n}) t(i)) TO '${path}' (FORMAT parquet, ROW_GROUP_SIZE ${group})`,
   );
   return path;
@@ -49,47 +36,6 @@ describe('a row group streamed slice by slice', () => {
     expect(file.parquet?.maxSlicesHeld).toBeLessThanOrEqual(2 * SLICES_AHEAD);
     expect(await env.num(`SELECT count(DISTINCT id) FROM ${table}`)).toBe(60_000);
     expect(await env.num(`SELECT count(*) FROM ${table}`)).toBe(60_000);
-  });
-
-  it.each([
-    ['direct', 'pq_killed_direct', {}],
-    ['staging', 'pq_killed_staging', { direct: false, internalConcurrency: 2 }],
-  ] as const)('%s: a COPY killed mid-file is retried, every row once', async (_, table, how) => {
-    await env.db.query(`CREATE TABLE ${table} (id int, v text)`);
-    const n = 120_000;
-    const f = await rowsFile(`${table}.parquet`, n, 40_000);
-    const admin = new pg.Client(env.db.dsn);
-    await admin.connect();
-    let running = true;
-    let kills = 0;
-    // kills the loader's COPYs of this database until two die or the load ends
-    const killer = (async () => {
-      while (running && kills < 2) {
-        const { rows } = await admin.query<{ ok: boolean }>(
-          `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
-            WHERE application_name = 'loader' AND datname = current_database()
-              AND state = 'active' AND query ILIKE 'COPY%'`,
-        );
-        kills += rows.filter((k) => k.ok).length;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    })();
-    try {
-      const r = await env.load(table, [f], { batchSize: 2_500, maxRetries: 5, ...how });
-      running = false;
-      await killer;
-      expect(r.exitCode).toBe(0);
-      expect(kills).toBeGreaterThanOrEqual(1);
-      expect(await env.num(`SELECT count(*) FROM ${table}`)).toBe(n);
-      expect(await env.num(`SELECT count(DISTINCT id) FROM ${table}`)).toBe(n);
-      const [a] = (await auditRows(env.db)).filter((x) => x.file_path === f);
-      expect([a?.status, a?.rows_inserted]).toEqual(['succeeded', String(n)]);
-      expect(Number(a?.retries)).toBeGreaterThanOrEqual(1);
-    } finally {
-      running = false;
-      await killer;
-      await admin.end();
-    }
   });
 
   it('fails a file on a bad value in a late slice of a group, naming its row; the next file loads', async () => {

@@ -3,28 +3,17 @@
 // the COPY text fallback, conversions refused before any row is sent, corrupt files, upsert, codecs, detection.
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { auditRows } from '../helpers.js';
-import { useEnv } from './support.js';
+import { useDuck, useEnv } from './support.js';
 
 const env = useEnv('parquet');
-let duck: DuckDBConnection;
-let instance: DuckDBInstance;
-
-beforeAll(async () => {
-  instance = await DuckDBInstance.create(':memory:');
-  duck = await instance.connect();
-});
-afterAll(() => {
-  duck?.closeSync();
-  instance?.closeSync();
-});
+const duck = useDuck();
 
 /** Writes the query's result as a Parquet file in the test folder. */
 async function parquet(name: string, select: string, options = ''): Promise<string> {
   const path = join(env.dir.path, name);
-  await duck.run(`COPY (${select}) TO '${path}' (FORMAT parquet${options ? `, ${options}` : ''})`);
+  await duck.conn.run(`COPY (${select}) TO '${path}' (FORMAT parquet${options ? `, ${options}` : ''})`);
   return path;
 }
 
@@ -416,7 +405,7 @@ describe('Parquet files', () => {
     const asCsv = join(env.dir.path, 'looks-like.csv');
     const bare = join(env.dir.path, 'no_extension');
     await copyFile(src, asCsv);
-    await duck.run(`COPY (SELECT 8 AS id, 'eight' AS v) TO '${bare}' (FORMAT parquet)`);
+    await duck.conn.run(`COPY (SELECT 8 AS id, 'eight' AS v) TO '${bare}' (FORMAT parquet)`);
     const r = await env.load('named', [asCsv, bare]);
     expect(r.files.map((x) => [x.status, x.format])).toEqual([
       ['succeeded', 'parquet'],
