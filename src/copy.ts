@@ -26,6 +26,8 @@ export interface BatchSource {
   prefetch?(): void;
   /** after load(): the form open() streams (default csv, or what the COPY statement says) */
   format?(): 'csv' | 'binary';
+  /** after load(): binary rows that end with their sub-batch number and ordinal (CopyJob.taggedSql) */
+  tagged?(): boolean;
 }
 
 export interface CopyJob {
@@ -34,6 +36,8 @@ export interface CopyJob {
   sql: string;
   /** the COPY statement for a sub-batch that load() made binary */
   binarySql?: string;
+  /** staging: the binary COPY statement naming the batch and ord columns too, for a tagged() sub-batch */
+  taggedSql?: string;
   /** staging table (quoted): set means rows are tagged with the sub-batch number and deleted before a retry */
   staging?: string;
   source: BatchSource;
@@ -59,7 +63,10 @@ export async function copyOn(
 ): Promise<number> {
   if (job.staging) await tagBatch(client, job.staging, job.source.batch.index, isRetry);
   const binary = job.binarySql !== undefined && job.source.format?.() === 'binary';
-  const stream = client.query(copyFrom(binary ? job.binarySql! : job.sql));
+  const tagged = binary && job.source.tagged?.() === true;
+  if (tagged && job.taggedSql === undefined)
+    throw new LoaderError('INTERNAL', 'a sub-batch converted for staging was sent elsewhere');
+  const stream = client.query(copyFrom(tagged ? job.taggedSql! : binary ? job.binarySql! : job.sql));
   await pipeline(job.source.open(), stream, { signal: job.signal });
   return stream.rowCount;
 }

@@ -16,7 +16,7 @@ import { copyBatch, copyOn, describeCopyError, tagBatch, type BatchSource } from
 import { withClient, inTransaction } from './db.js';
 import { LoaderError, adviceFor, classifyError, sqlStateOf } from './errors.js';
 import { BatchFeed } from './feed.js';
-import { copySql, mergeSql, stagingDdl, type FileColumn } from './merge.js';
+import { BATCH_COL, ORD_COL, copySql, mergeSql, stagingDdl, type FileColumn } from './merge.js';
 import type { ParquetPool } from './parquet/pool.js';
 import type { ParquetStats } from './parquet/source.js';
 import { ensureUnchanged, prepare, SkipError, type Prepared } from './prepare.js';
@@ -314,6 +314,10 @@ export async function loadFile(
     );
     const copy = copySql(stagingSql, fileColumns, prep.dialect);
     const binarySql = copySql(stagingSql, fileColumns, { ...prep.dialect, format: 'binary' });
+    const taggedSql = copySql(stagingSql, [...fileColumns, BATCH_COL, ORD_COL], {
+      ...prep.dialect,
+      format: 'binary',
+    });
     const counts = new Map<number, number>();
     const copyOne = async (source: BatchSource): Promise<void> => {
       try {
@@ -333,6 +337,7 @@ export async function loadFile(
               pool: ctx.pool,
               sql: copy,
               binarySql,
+              taggedSql,
               staging: stagingSql,
               source,
               retries: config.maxRetries,

@@ -1,7 +1,9 @@
 // SQL for the staging table and the merge from staging into the target, one builder per mode. Pure: catalog
 // facts in, SQL text out. Staging rows carry their sub-batch number (a default read from a session setting set
 // before each COPY) and their order within it (an identity: one COPY inserts in file order), so "the last
-// occurrence in the file" is ORDER BY batch DESC, ord DESC whatever order the sub-batches finished in.
+// occurrence in the file" is ORDER BY batch DESC, ord DESC whatever order the sub-batches finished in. A sub-batch
+// converted to COPY BINARY writes both itself (the record's ordinal in the sub-batch as ord): the server then
+// evaluates no default per row.
 import type { Column, Target } from './catalog.js';
 import type { Mode } from './config.js';
 import { quoteIdent, quoteLiteral } from './sql.js';

@@ -192,6 +192,8 @@ export async function prepare(
           path,
           gzip: detected.gzip,
           options: bin,
+          // every mode but append goes through staging (file.ts goesDirect())
+          tag: target.mode !== 'append',
           signal,
           buffers: ctx.buffers,
           onFallback: (src, why) =>

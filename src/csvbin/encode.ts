@@ -29,6 +29,10 @@ export interface CsvBinaryOptions {
   kinds: Kind[];
   /** the session's TimeZone is UTC: a timestamptz without an offset is UTC (else such a value is the server's) */
   utcSession?: boolean;
+  /** staging: each tuple ends with two more fields, this int4 (the sub-batch number) and the record's int8 ordinal
+   * in the sub-batch (the staging table's batch and ord columns, src/merge.ts), so the server evaluates no column
+   * default per row */
+  tag?: number;
 }
 
 export type CsvBinaryOutcome =
@@ -84,6 +88,13 @@ export class CsvBinaryEncoder {
     try {
       while (this.at < n) {
         this.record(buf);
+        if (this.opts.tag !== undefined) {
+          o.ensure(20);
+          o.i32(4);
+          o.i32(this.opts.tag);
+          o.i32(8);
+          o.i64n(rows);
+        }
         rows++;
       }
     } catch (e) {
@@ -106,7 +117,7 @@ export class CsvBinaryEncoder {
     const stop = this.stop;
     const nullEmpty = nullBytes.length === 0;
     o.ensure(2);
-    o.i16(cols);
+    o.i16(this.opts.tag === undefined ? cols : cols + 2);
     let i = this.at;
     for (let c = 0; c < cols; c++) {
       const kind = kinds[c]!;

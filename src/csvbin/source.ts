@@ -72,6 +72,8 @@ export function binarySource(
     path: string;
     gzip: boolean;
     options: CsvBinaryOptions;
+    /** the rows go to staging: they carry their sub-batch number and ordinal (CsvBinaryOptions.tag) */
+    tag?: boolean;
     signal: AbortSignal;
     /** the run's output buffers, reused */
     buffers?: BufferPool;
@@ -95,7 +97,7 @@ export function binarySource(
         end: src.batch.end,
         bytes,
         into,
-        options: ctx.options,
+        options: ctx.tag ? { ...ctx.options, tag: src.batch.index } : ctx.options,
       };
       const transferList = (into ? [into] : []) as never;
       return (await ctx.workers.run(work, { signal: ctx.signal, transferList })) as EncodeResult;
@@ -116,6 +118,7 @@ export function binarySource(
       }
     },
     format: () => (data ? 'binary' : 'csv'),
+    tagged: () => data !== undefined && ctx.tag === true,
     open: () =>
       data ? Readable.from([Buffer.from(data.buffer, data.byteOffset, data.byteLength)]) : src.open(),
     bytes: () => src.bytes(),

@@ -213,6 +213,47 @@ describe('the same rows as the server parsing the CSV', () => {
   });
 });
 
+describe('upsert of binary rows (tagged with their sub-batch and order by the converter)', () => {
+  /** A file of id,v records (v: the tag, the id and the record's place in the file). */
+  const keyed = (name: string, tag: string, ids: number[]) =>
+    env.dir.write(name, 'id,v\n' + ids.map((i, k) => `${i},${tag}${i}.${k}\n`).join(''));
+
+  it('upserts whatever order the keys come in: the last occurrence wins and the counts stay exact', async () => {
+    await env.db.query('CREATE TABLE rise (id bigint PRIMARY KEY, v text)');
+    await env.db.query(`INSERT INTO rise SELECT i, 'old' || i FROM generate_series(1, 40, 2) i`);
+    const big = 2 ** 32; // across the 32-bit halves the converter compares keys by
+    const cases: [string, number[], number, number, number][] = [
+      // name, ids in file order, then inserted, updated, skipped
+      ['rising.csv', [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, big - 1, big, big + 1], 8, 5, 0],
+      ['again.csv', [11, 12, 13, 14, 15, 16, 17, 18, 13, 19, 20, 21], 5, 6, 1], // 13 again, a later sub-batch
+      ['within.csv', [22, 23, 23, 24, 25, 26, 27, 28], 4, 3, 1], // 23 twice in one sub-batch
+      ['falling.csv', [36, 35, 34, 33, 32, 31, 30, 29], 4, 4, 0],
+    ];
+    for (const [name, ids, inserted, updated, skipped] of cases) {
+      const f = await keyed(name, name[0]!, ids);
+      const r = ok(await env.load('rise', [f], { batchSize: 4, internalConcurrency: 2 }));
+      expect(r.binarySubBatches, name).toBe(r.subBatches);
+      const [a] = (await auditRows(env.db)).filter((x) => x.file_path === f);
+      expect([a?.rows_inserted, a?.rows_updated, a?.rows_skipped].map(Number), name).toEqual([
+        inserted,
+        updated,
+        skipped,
+      ]);
+    }
+    const v = async (id: number) =>
+      (await env.rows<{ v: string }>(`SELECT v FROM rise WHERE id = ${id}`))[0]?.v;
+    expect([await v(1), await v(big), await v(13), await v(23), await v(33), await v(39)]).toEqual([
+      'r1.0',
+      `r${big}.11`,
+      'a13.8',
+      'w23.2',
+      'f33.3',
+      'old39',
+    ]);
+    expect(await env.num('SELECT count(*) FROM rise')).toBe(20 + 8 + 5 + 4 + 4);
+  });
+});
+
 describe('errors in binary rows', () => {
   /** A file whose record `bad` (0-based) holds `value` in column v; a multi-line field comes before it. */
   async function failing(

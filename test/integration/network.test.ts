@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditRows, waitForCopy } from '../helpers.js';
 import { startProxy, type Proxy } from '../proxy.js';
 import { LoaderError } from './support.js';
-import { useEnv } from './support.js';
+import { useEnv, type LoadResult } from './support.js';
 
 const env = useEnv('network');
 let proxy: Proxy;
@@ -36,6 +36,18 @@ async function expectExact(table: string, n: number): Promise<void> {
 
 const quick = { connectTimeoutMs: 2_000, stallTimeoutMs: 1_000 };
 
+/** Cuts the connections once a COPY runs and again 300 ms later; the run must still succeed, having retried. */
+async function cutTwice(run: Promise<LoadResult>, since: Date): Promise<LoadResult> {
+  expect(await waitForCopy(env.db, since)).toBe(true);
+  expect(proxy.cut()).toBeGreaterThan(0);
+  await new Promise((r) => setTimeout(r, 300));
+  proxy.cut();
+  const r = await run;
+  expect(r.exitCode).toBe(0);
+  expect(r.files[0]?.retries).toBeGreaterThan(0);
+  return r;
+}
+
 describe('connections cut mid-stream', () => {
   it('retries the cut sub-batches and merges: the table holds the file exactly once', async () => {
     await env.db.query('CREATE TABLE cut (id int PRIMARY KEY, payload text)');
@@ -43,17 +55,37 @@ describe('connections cut mid-stream', () => {
     const f = await env.dir.write('cut.csv', rows(n));
     proxy.mode = 'pass';
     const since = new Date();
-    const run = env.load('cut', [f], { dsn, batchSize: 2_500, maxRetries: 8, ...quick });
-    expect(await waitForCopy(env.db, since)).toBe(true);
-    expect(proxy.cut()).toBeGreaterThan(0);
-    await new Promise((r) => setTimeout(r, 300));
-    proxy.cut();
-    const r = await run;
-    expect(r.exitCode).toBe(0);
-    expect(r.files[0]?.retries).toBeGreaterThan(0);
+    await cutTwice(env.load('cut', [f], { dsn, batchSize: 2_500, maxRetries: 8, ...quick }), since);
     await expectExact('cut', n);
     const [a] = (await auditRows(env.db)).filter((x) => x.file_path === f);
     expect([a?.status, a?.rows_inserted]).toEqual(['succeeded', String(n)]);
+  });
+
+  it('upsert: a cut sub-batch is deleted from staging by its number (written by the converter) and COPYed again', async () => {
+    await env.db.query('CREATE TABLE cut_up (id int PRIMARY KEY, payload text)');
+    await env.db.query(`INSERT INTO cut_up SELECT i, 'old' FROM generate_series(0, 99999, 2) i`);
+    const n = 100_000;
+    const f = await env.dir.write('cut_up.csv', rows(n));
+    proxy.mode = 'pass';
+    const since = new Date();
+    const run = env.load('cut_up', [f], {
+      dsn,
+      mode: 'upsert',
+      batchSize: 2_500,
+      internalConcurrency: 2,
+      maxRetries: 8,
+      ...quick,
+    });
+    const r = await cutTwice(run, since);
+    expect(r.files[0]?.binarySubBatches).toBe(r.files[0]?.subBatches);
+    await expectExact('cut_up', n);
+    expect(await env.num(`SELECT count(*) FROM cut_up WHERE payload = 'old'`)).toBe(0);
+    const [a] = (await auditRows(env.db)).filter((x) => x.file_path === f);
+    expect([a?.status, a?.rows_inserted, a?.rows_updated]).toEqual([
+      'succeeded',
+      String(n / 2),
+      String(n / 2),
+    ]);
   });
 });
 

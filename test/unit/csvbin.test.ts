@@ -62,6 +62,27 @@ describe('CsvBinaryEncoder', () => {
     expect(tuples('1\n', [Kind.Jsonb])).toBe('0001' + '00000002' + '0131');
   });
 
+  it('staging: ends each tuple with the sub-batch number and the record ordinal when asked (tag)', () => {
+    const r = encode('-2,a\n7,\n', [Kind.Int4, Kind.Text], { tag: 5 });
+    if (!r.ok) throw new Error(r.reason);
+    const trailer = (ord: string) => '00000004' + '00000005' + '00000008' + ord;
+    expect(
+      Buffer.from(r.data)
+        .subarray(19, r.data.length - 2)
+        .toString('hex'),
+    ).toBe(
+      '0004' +
+        '00000004fffffffe' +
+        '00000001' +
+        '61' +
+        trailer('0000000000000000') +
+        '0004' +
+        '0000000400000007' +
+        'ffffffff' +
+        trailer('0000000000000001'),
+    );
+  });
+
   it('reads a CRLF file and a last record without a line break', () => {
     const r = encode('1,a\r\n2,b', [Kind.Int4, Kind.Text]);
     expect(r.ok && r.rows).toBe(2);
