@@ -43,7 +43,7 @@ const USAGE = `npm run bench -- [options] [FILES...]
   --batch-sizes LIST         default 50000
   --internal-concurrency L   default 1,2
   --concurrency LIST         files at once (default 4; only varied when a scenario has several files)
-  --direct off,on            also measure --direct (append only; default off,on)
+  --direct off,on            append: on is the loader's default (direct), off is --no-direct (staging); default off,on
   --copy-formats LIST        CSV: auto (rows converted to COPY BINARY where the types allow), text (the CSV
                              bytes as they are), binary; default auto
   --runs N                   default 3
