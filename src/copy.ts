@@ -19,9 +19,10 @@ export interface BatchSource {
   open(): Readable;
   /** the sub-batch's bytes, for diagnosing an error */
   bytes(): Promise<Buffer>;
-  /** makes the bytes available before open() (gzip: decompressed in order); release() lets them go */
+  /** makes the bytes available before open() (gzip: decompressed in order); release() lets them go; `copied`: its
+   * COPY is done and answered, so no write of the bytes is pending and their memory may be freed at once */
   load?(): Promise<void>;
-  release?(): void;
+  release?(copied?: boolean): void;
   /** starts making the bytes ready (a CSV sub-batch's conversion to binary) before its turn */
   prefetch?(): void;
   /** after load(): the form open() streams (default csv, or what the COPY statement says) */

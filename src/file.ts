@@ -278,7 +278,7 @@ export async function loadFile(
                   });
                 }
                 tallyFormat(res, source);
-                source.release?.();
+                source.release?.(true);
                 progress?.done(source.batch);
               }
               progress?.finish();
@@ -346,7 +346,7 @@ export async function loadFile(
             });
         counts.set(source.batch.index, n);
         tallyFormat(res, source);
-        source.release?.();
+        source.release?.(true);
         progress?.done(source.batch);
       } catch (err) {
         throw await describeCopyError(err, source, {

@@ -235,9 +235,9 @@ function sliceSource(
     },
     render,
     load: async () => void (await load()),
-    release: () => {
+    release: (copied) => {
       held = undefined;
-      group.release(k);
+      group.release(k, copied);
     },
     open: () => Readable.from([held?.buf ?? Buffer.alloc(0)]),
     // Binary bytes cannot be re-read as CSV records: the error keeps COPY's row number instead.
