@@ -13,6 +13,21 @@ import type { ScanResult, SubBatchRange } from './scan.js';
 
 export type ScanTotals = Omit<ScanResult, 'batches' | 'header'>;
 
+/** Where a file's sub-batches go, decided once by file.ts (goesDirect()) before the first is prepared, and read by
+ * what prepares them: the feed and Parquet's decode-ahead (how many ahead), CSV's conversion (tagged rows). */
+export interface Route {
+  /** sub-batches prepared ahead of the last one handed out: 1, or more on the direct path, where
+   * --internal-concurrency sub-batches are in flight as one COPYing and the rest being prepared */
+  ahead: number;
+  /** the rows go to a staging table (binary rows then carry their sub-batch number and ordinal) */
+  staging: boolean;
+}
+
+/** A file's route before file.ts decides it (a dry run never does). */
+export function newRoute(): Route {
+  return { ahead: 1, staging: false };
+}
+
 export class BatchFeed {
   /** the sub-batches cut so far, in file order (all of them once end() has resolved) */
   readonly sources: BatchSource[] = [];
@@ -22,13 +37,11 @@ export class BatchFeed {
   private readonly settled: Promise<ScanTotals>;
   /** how many sub-batches have been handed out */
   private handed = 0;
-  /** how many sub-batches past the last one handed out are prepared (converted) ahead: 1, or more on the direct
-   * path, where --internal-concurrency sub-batches are in flight as one COPYing and the rest being converted */
-  ahead = 1;
 
   private constructor(
     /** a guess made before the scan: the file holds a single sub-batch (then staging buys nothing) */
     readonly singleBatch: boolean,
+    private readonly route: Route,
   ) {
     this.settled = new Promise<ScanTotals>((resolve, reject) => {
       this.onEnd = (r) => (r.error ? reject(r.error) : resolve(r.totals!));
@@ -47,8 +60,8 @@ export class BatchFeed {
   }
 
   /** All sub-batches known already. */
-  static of(sources: BatchSource[], totals: ScanTotals): BatchFeed {
-    const f = new BatchFeed(sources.length <= 1);
+  static of(sources: BatchSource[], totals: ScanTotals, route = newRoute()): BatchFeed {
+    const f = new BatchFeed(sources.length <= 1, route);
     f.sources.push(...sources);
     f.finish({ totals });
     return f;
@@ -61,15 +74,15 @@ export class BatchFeed {
     task: Omit<PlanTask, 'port'>,
     file: string,
     source: (b: SubBatchRange) => BatchSource,
-    opts: { signal: AbortSignal; singleBatch: boolean },
+    opts: { signal: AbortSignal; singleBatch: boolean; route?: Route },
   ): BatchFeed {
-    const f = new BatchFeed(opts.singleBatch);
+    const f = new BatchFeed(opts.singleBatch, opts.route ?? newRoute());
     const { port1, port2 } = new MessageChannel();
     port1.on('message', (m: PlanMessage) => {
       if ('batch' in m) {
         f.sources.push(source(m.batch));
         // among the next ones to be handed out: its preparation can start now
-        if (f.sources.length <= f.handed + f.ahead) f.sources[f.sources.length - 1]!.prefetch?.();
+        if (f.sources.length <= f.handed + f.route.ahead) f.sources[f.sources.length - 1]!.prefetch?.();
         f.poke();
         return;
       }
@@ -136,7 +149,7 @@ export class BatchFeed {
     for (let i = from; ;) {
       if (i < this.sources.length) {
         this.handed = Math.max(this.handed, i + 1);
-        for (let j = i + 1; j <= i + this.ahead; j++) this.sources[j]?.prefetch?.();
+        for (let j = i + 1; j <= i + this.route.ahead; j++) this.sources[j]?.prefetch?.();
         yield this.sources[i++]!;
         continue;
       }

@@ -180,7 +180,7 @@ export async function loadFile(
     // CSV: the sub-batches arrive as the scan cuts them (sources grows until feed.end()); Parquet: all known. Set
     // before the claim: a skipped file's feed is cancelled in finally, or its scan's message port keeps the
     // process alive after the run.
-    feed = prep.feed ?? BatchFeed.of(prep.sources ?? [], prep.scan);
+    feed = prep.feed ?? BatchFeed.of(prep.sources ?? [], prep.scan, prep.route);
     if (target.mode !== 'replace' && res.sha256) {
       const claim = await ctx.claims.claimFile(target.oid, res.sha256);
       if (claim === 'other-run')
@@ -244,11 +244,13 @@ export async function loadFile(
     // appended direct took 0.54 of the staging path's time (README "Performance"), so an append goes straight into
     // the target unless --no-direct asks for staging.
     const direct = goesDirect(target, prep.columns, feed.singleBatch, ctx.internalConcurrency, config);
+    // Direct: --internal-concurrency still counts the sub-batches in flight, one COPYing and the next ones
+    // converted (CSV) or decoded (Parquet row groups) meanwhile. Staging: that many COPY at once, each one ahead.
+    prep.route.ahead = direct ? Math.max(1, ctx.internalConcurrency - 1) : 1;
+    prep.route.staging = !direct;
     if (direct) {
       // Append without staging: the sub-batches are COPYed one after another straight into the target inside the
-      // file's one transaction (one connection; no second pass on the server). --internal-concurrency still counts
-      // the sub-batches in flight: one COPYing, the next ones converted meanwhile (Parquet: src/parquet/source.ts).
-      feed.ahead = Math.max(1, ctx.internalConcurrency - 1);
+      // file's one transaction (one connection; no second pass on the server).
       const copy = copySql(target.sql, fileColumns, prep.dialect);
       const binarySql = copySql(target.sql, fileColumns, { ...prep.dialect, format: 'binary' });
       await withRetry(

@@ -14,7 +14,7 @@ import { mapColumns } from './columns.js';
 import type { BatchSource } from './copy.js';
 import { detect, type Detected } from './detect.js';
 import { LoaderError } from './errors.js';
-import { BatchFeed } from './feed.js';
+import { BatchFeed, newRoute, type Route } from './feed.js';
 import type { FileResult, RunContext } from './file.js';
 import type { CopyDialect, FileColumn } from './merge.js';
 import { prepareParquet, type ParquetSource } from './parquet/source.js';
@@ -49,6 +49,8 @@ export interface Prepared {
   headerBytes?: Buffer;
   /** CSV: 'binary' when its sub-batches are converted to COPY BINARY where their values allow (src/csvbin/) */
   copyFormat?: 'binary' | 'text';
+  /** where the sub-batches go: file.ts sets it before the first is prepared */
+  route: Route;
 }
 
 /** A file whose size or mtime moved since it was detected is still being written: not loaded now. Checked after
@@ -67,10 +69,7 @@ export async function ensureUnchanged(path: string, d: Pick<Detected, 'bytes' | 
 
 /** Detect, sniff, plan in a worker, parse the header and map columns. */
 export async function prepare(
-  ctx: Pick<RunContext, 'config' | 'target' | 'workers' | 'parquetWorkers' | 'buffers'> & {
-    log?: Logger;
-    internalConcurrency?: number;
-  },
+  ctx: Pick<RunContext, 'config' | 'target' | 'workers' | 'parquetWorkers' | 'buffers'> & { log?: Logger },
   path: string,
   res: FileResult,
   signal: AbortSignal,
@@ -86,10 +85,11 @@ export async function prepare(
       `modified ${Math.max(0, age).toFixed(0)}s ago, less than --min-age ${config.minAgeSeconds}s: still being written?`,
     );
   }
+  const route = newRoute();
   if (detected.format === 'parquet') {
-    const pq = await prepareParquet(ctx, path, detected, res, signal);
+    const pq = await prepareParquet(ctx, path, detected, res, signal, route);
     await ensureUnchanged(path, detected);
-    return pq;
+    return { ...pq, route };
   }
   const s = sniff(detected.sample, {
     delimiter: config.delimiter,
@@ -160,7 +160,7 @@ export async function prepare(
     detected.sampleIsAll && (whole ? whole.records === 0 : detected.sample.length <= task.skipBytes);
   if (!headerFields && empty) {
     // Empty file: nothing to map; load zero rows.
-    return { detected, dialect, scan, columns: [] };
+    return { detected, dialect, scan, columns: [], route };
   }
   const columns = mapColumns(
     headerFields,
@@ -192,20 +192,20 @@ export async function prepare(
           path,
           gzip: detected.gzip,
           options: bin,
-          // every mode but append goes through staging (file.ts goesDirect())
-          tag: target.mode !== 'append',
+          route,
           signal,
           buffers: ctx.buffers,
           onFallback: (src, why) =>
             ctx.log?.debug({ file: path, batch: src.batch.index }, `sub-batch sent as CSV: ${why}`),
         });
   const feed = whole
-    ? BatchFeed.of(whole.batches.map(sources), whole)
+    ? BatchFeed.of(whole.batches.map(sources), whole, route)
     : BatchFeed.scan(ctx.workers, task, path, sources, {
         signal,
         singleBatch: false, // a file of about one sub-batch was scanned whole above
+        route,
       });
-  return { detected, dialect, scan, columns, headerBytes, feed, copyFormat: bin ? 'binary' : 'text' };
+  return { detected, dialect, scan, columns, headerBytes, feed, copyFormat: bin ? 'binary' : 'text', route };
 }
 
 /** The whole scan of a file held in memory (the detection sample); a CSV error names the line. */

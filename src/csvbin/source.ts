@@ -9,6 +9,7 @@ import type { Piscina } from 'piscina';
 import type { EncodeResult, PlanWork } from '../../workers/plan.js';
 import { isUtf8, type CopyFormat } from '../config.js';
 import type { BatchSource } from '../copy.js';
+import type { Route } from '../feed.js';
 import { LoaderError } from '../errors.js';
 import type { CopyDialect, FileColumn } from '../merge.js';
 import { outSize, type CsvBinaryOptions } from './encode.js';
@@ -72,8 +73,8 @@ export function binarySource(
     path: string;
     gzip: boolean;
     options: CsvBinaryOptions;
-    /** the rows go to staging: they carry their sub-batch number and ordinal (CsvBinaryOptions.tag) */
-    tag?: boolean;
+    /** staging: the rows carry their sub-batch number and ordinal (CsvBinaryOptions.tag); read when converting */
+    route?: Route;
     signal: AbortSignal;
     /** the run's output buffers, reused */
     buffers?: BufferPool;
@@ -82,6 +83,7 @@ export function binarySource(
 ): BinarySource {
   let pending: Promise<EncodeResult> | undefined;
   let data: Uint8Array | undefined;
+  let tagged = false; // as the conversion under way, or done, was asked
   const convert = (): Promise<EncodeResult> =>
     (pending ??= (async () => {
       let bytes: Uint8Array | undefined;
@@ -90,6 +92,7 @@ export function binarySource(
         bytes = await src.bytes();
       }
       const into = ctx.buffers?.take(outSize(src.batch.end - src.batch.start));
+      tagged = ctx.route?.staging === true;
       const work: PlanWork = {
         op: 'encode',
         path: ctx.path,
@@ -97,7 +100,7 @@ export function binarySource(
         end: src.batch.end,
         bytes,
         into,
-        options: ctx.tag ? { ...ctx.options, tag: src.batch.index } : ctx.options,
+        options: tagged ? { ...ctx.options, tag: src.batch.index } : ctx.options,
       };
       const transferList = (into ? [into] : []) as never;
       return (await ctx.workers.run(work, { signal: ctx.signal, transferList })) as EncodeResult;
@@ -118,7 +121,7 @@ export function binarySource(
       }
     },
     format: () => (data ? 'binary' : 'csv'),
-    tagged: () => data !== undefined && ctx.tag === true,
+    tagged: () => data !== undefined && tagged,
     open: () =>
       data ? Readable.from([Buffer.from(data.buffer, data.byteOffset, data.byteLength)]) : src.open(),
     bytes: () => src.bytes(),

@@ -7,6 +7,7 @@ import type { Target } from '../catalog.js';
 import { mapColumns } from '../columns.js';
 import type { Config } from '../config.js';
 import type { BatchSource } from '../copy.js';
+import type { Route } from '../feed.js';
 import type { Detected } from '../detect.js';
 import { LoaderError } from '../errors.js';
 import type { CopyDialect, FileColumn } from '../merge.js';
@@ -38,8 +39,6 @@ export interface ParquetContext {
   config: Config;
   target: Target;
   parquetWorkers?: ParquetPool;
-  /** the run's, when the connection budget lowered it below the config's */
-  internalConcurrency?: number;
 }
 
 export interface ParquetPrepared {
@@ -71,6 +70,8 @@ export async function prepareParquet(
   detected: Detected,
   res: { sha256: string | null; rowsRead: number; parquet?: ParquetStats },
   signal: AbortSignal,
+  /** how many groups to decode ahead: read when a group's decode ends */
+  route: Pick<Route, 'ahead'>,
 ): Promise<ParquetPrepared> {
   const { config, target } = ctx;
   const pool = ctx.parquetWorkers;
@@ -128,8 +129,6 @@ export async function prepareParquet(
 
   const sources: ParquetSource[] = [];
   const groups: GroupDecode[] = [];
-  const direct = config.direct && target.mode === 'append';
-  const depth = direct ? Math.max(1, (ctx.internalConcurrency ?? config.internalConcurrency) - 1) : 1;
   let slicesHeld = 0;
   const countSlices = (delta: number): void => {
     slicesHeld += delta;
@@ -159,7 +158,7 @@ export async function prepareParquet(
     // same thread (one wasm heap). On the direct path, where one stream COPYs the groups in turn,
     // --internal-concurrency 4 decodes the next 3 at once (under --memory-limit).
     const ahead = (): void => {
-      for (let j = next; j < next + depth; j++) groups[j]?.warm();
+      for (let j = next; j < next + route.ahead; j++) groups[j]?.warm();
     };
     const group = new GroupDecode(gctx, task, slices, g.bytes, ahead);
     const next = groups.push(group);
