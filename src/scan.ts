@@ -15,6 +15,8 @@ export interface ScanOptions {
   header: boolean;
   /** bytes to skip at the very start (a BOM) */
   skipBytes?: number;
+  /** the physical line the bytes start on (default 1): lines reported count from it */
+  firstLine?: number;
 }
 
 export interface ByteRange {
@@ -47,6 +49,7 @@ export class CsvScanError extends Error {
 }
 
 const NL = 10;
+const CR = 13;
 
 export class RecordScanner {
   private readonly quote: number;
@@ -76,6 +79,7 @@ export class RecordScanner {
     this.wantHeader = opts.header;
     this.skip = opts.skipBytes ?? 0;
     this.batchStart = this.skip;
+    this.line = this.recordStartLine = this.batchFirstLine = opts.firstLine ?? 1;
   }
 
   // Per chunk: the next quote, newline and escape at or after the position last searched from (-2: not searched,
@@ -213,6 +217,11 @@ export class RecordScanner {
   }
 }
 
+/** Newline bytes in buf[start, end): physical lines passed. */
+export function newlinesIn(buf: Uint8Array, start = 0, end = buf.length): number {
+  return countByte(buf, NL, start, end);
+}
+
 /** Scans a whole buffer at once (tests, diagnostics). */
 export function scanBuffer(buf: Uint8Array, opts: ScanOptions): ScanResult {
   const s = new RecordScanner(opts);
@@ -220,22 +229,36 @@ export function scanBuffer(buf: Uint8Array, opts: ScanOptions): ScanResult {
   return s.finish();
 }
 
-/** Finds the record that holds physical line `line` (1-based, counted from the buffer's start) and returns the
- * line it starts on, its ordinal (0-based) and its bytes' range. COPY reports a multi-line record by its last line;
- * this maps it to the first. */
+/** Finds the record COPY (CSV) means by `line N` in the buffer and returns the line it starts on, its ordinal
+ * (0-based) and its bytes' range. PostgreSQL counts one line per record plus the line breaks inside its quoted
+ * fields, by their '\n' once the first record has ended with a bare '\n', by their '\r' otherwise (so the first
+ * record's '\n's, and all of a CRLF file's lone '\n's, go uncounted); and it names a record by its last line. */
 export function recordAtLine(
   buf: Uint8Array,
   line: number,
   opts: Pick<ScanOptions, 'quote' | 'escape'>,
 ): { firstLine: number; ordinal: number; start: number; end: number } | undefined {
+  if (line < 1) return undefined;
   const { batches } = scanBuffer(buf, { ...opts, batchSize: 1, header: false });
+  let lfEnded: boolean | undefined; // the first record ended with a bare '\n'
+  let counted = 0;
   for (let k = 0; k < batches.length; k++) {
     const b = batches[k]!;
-    const nextFirst = batches[k + 1]?.firstLine ?? Number.POSITIVE_INFINITY;
-    if (line >= b.firstLine && line < nextFirst)
-      return { firstLine: b.firstLine, ordinal: k, start: b.start, end: b.end };
+    const lf = b.end > b.start && buf[b.end - 1] === NL;
+    const crlf = lf && b.end - 2 >= b.start && buf[b.end - 2] === CR;
+    const counts = lfEnded === true ? NL : CR;
+    // the record's breaks of that kind, its own ending's aside
+    counted += countByte(buf, counts, b.start, b.end) - (counts === NL ? (lf ? 1 : 0) : crlf ? 1 : 0);
+    lfEnded ??= lf ? !crlf : undefined;
+    if (k + 1 + counted >= line) return { firstLine: b.firstLine, ordinal: k, start: b.start, end: b.end };
   }
   return undefined;
+}
+
+function countByte(buf: Uint8Array, byte: number, start: number, end: number): number {
+  let n = 0;
+  for (let i = buf.indexOf(byte, start); i !== -1 && i < end; i = buf.indexOf(byte, i + 1)) n++;
+  return n;
 }
 
 /** The record with 0-based ordinal `ordinal` in the buffer. */

@@ -309,9 +309,24 @@ describe('recordAtLine', () => {
   });
 
   it('honours a distinct escape byte', () => {
-    const b = bytes('1,"a\\"\nb"\n2\n');
-    expect(recordAtLine(b, 2, { quote: Q, escape: BS })).toMatchObject({ firstLine: 1, ordinal: 0 });
-    expect(recordAtLine(b, 3, { quote: Q, escape: BS })).toMatchObject({ firstLine: 3, ordinal: 1 });
+    const b = bytes('1,a\n2,"a\\"\nb"\n3\n');
+    expect(recordAtLine(b, 3, { quote: Q, escape: BS })).toMatchObject({ firstLine: 2, ordinal: 1 });
+    expect(recordAtLine(b, 4, { quote: Q, escape: BS })).toMatchObject({ firstLine: 4, ordinal: 2 });
+  });
+
+  // PostgreSQL's count (CopyReadLineText): a quoted line break counts by its '\n' only once the first record has
+  // ended with a bare '\n', else by its '\r'. Checked against the server by test/integration/csvbinary.test.ts.
+  it("counts lines as COPY does: not the first record's quoted newlines, and a CRLF file's by their CR", () => {
+    // the first record's two quoted newlines go uncounted: COPY calls the next record line 2
+    const first = bytes('1,"a\nb\nc"\n2,x\n3,"y\nz"\n4,w\n');
+    expect([2, 4, 5].map((l) => recordAtLine(first, l, qo)?.ordinal)).toEqual([1, 2, 3]);
+    expect(recordAtLine(first, 2, qo)?.firstLine).toBe(4); // its own first line, as the file counts
+    // CRLF: a quoted lone '\n' is never counted, a quoted '\r\n' is (by its CR), in the first record too
+    const crlf = bytes('1,"a\r\nb"\r\n2,"c\nd"\r\n3,x\r\n');
+    expect([2, 3, 4].map((l) => recordAtLine(crlf, l, qo)?.ordinal)).toEqual([0, 1, 2]);
+    // LF file whose first record holds a quoted '\r\n': its CR counts
+    const mixed = bytes('1,"a\r\nb"\n2,x\n');
+    expect([2, 3].map((l) => recordAtLine(mixed, l, qo)?.ordinal)).toEqual([0, 1]);
   });
 });
 
