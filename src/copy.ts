@@ -29,6 +29,8 @@ export interface BatchSource {
   format?(): 'csv' | 'binary';
   /** after load(): binary rows that end with their sub-batch number and ordinal (CopyJob.taggedSql) */
   tagged?(): boolean;
+  /** after load(): binary bytes the record scan converted (Route.scanConverts), not a conversion of their own */
+  fromScan?(): boolean;
 }
 
 export interface CopyJob {

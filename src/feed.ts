@@ -6,7 +6,17 @@
 // COPYed into staging or into the file's transaction is rolled back with it.
 import { MessageChannel } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
-import type { PlanMessage, PlanTask, PlanWork } from '../workers/plan.js';
+import type {
+  ConvertResult,
+  ConvertTask,
+  EncodeResult,
+  PlanEnd,
+  PlanMessage,
+  PlanTask,
+  PlanWork,
+} from '../workers/plan.js';
+import { outSize } from './csvbin/encode.js';
+import type { BufferPool } from './csvbin/source.js';
 import type { BatchSource } from './copy.js';
 import { LoaderError } from './errors.js';
 import type { ScanResult, SubBatchRange } from './scan.js';
@@ -21,11 +31,29 @@ export interface Route {
   ahead: number;
   /** the rows go to a staging table (binary rows then carry their sub-batch number and ordinal) */
   staging: boolean;
+  /** CSV converted to COPY BINARY: the record scan converts each sub-batch as it cuts it (one worker, one pass over
+   * the bytes), for sub-batches COPYed one after another with one prepared ahead (the direct path's default) */
+  scanConverts: boolean;
 }
 
 /** A file's route before file.ts decides it (a dry run never does). */
 export function newRoute(): Route {
-  return { ahead: 1, staging: false };
+  return { ahead: 1, staging: false, scanConverts: false };
+}
+
+/** The scan that converts: where the first record starts (past the header), and how. */
+export type ConvertStart = Pick<ConvertTask, 'path' | 'start' | 'line' | 'batchSize' | 'options'> & {
+  /** output buffers given back after their COPY, written into again */
+  buffers?: BufferPool;
+};
+
+/** A scan's end as the feed's: its totals, or its error (a CSV error names the line). */
+function scanEnd(
+  e: PlanEnd | Extract<ConvertResult, { ok: false }>,
+  file: string,
+): { totals?: ScanTotals; error?: Error } {
+  if (e.ok) return { totals: e.scan };
+  return { error: new LoaderError(e.kind === 'csv' ? 'CSV' : 'READ', e.message, { file, line: e.line }) };
 }
 
 export class BatchFeed {
@@ -68,15 +96,17 @@ export class BatchFeed {
   }
 
   /** The record scan of a CSV file in a plan worker, started on first use (from() or end(): after the claim, so a
-   * skipped file costs no scan); sub-batches arrive as the scan cuts them. */
+   * skipped file costs no scan); sub-batches arrive as the scan cuts them. With `convert`, on a route where the scan
+   * converts (Route.scanConverts), they arrive converted instead, one worker task each (convertChain()). */
   static scan(
     workers: Piscina,
     task: Omit<PlanTask, 'port'>,
     file: string,
-    source: (b: SubBatchRange) => BatchSource,
-    opts: { signal: AbortSignal; singleBatch: boolean; route?: Route },
+    source: (b: SubBatchRange, converted?: EncodeResult) => BatchSource,
+    opts: { signal: AbortSignal; singleBatch: boolean; route?: Route; convert?: ConvertStart },
   ): BatchFeed {
     const f = new BatchFeed(opts.singleBatch, opts.route ?? newRoute());
+    const signal = AbortSignal.any([opts.signal, f.stop.signal]);
     const { port1, port2 } = new MessageChannel();
     port1.on('message', (m: PlanMessage) => {
       if ('batch' in m) {
@@ -87,15 +117,15 @@ export class BatchFeed {
         return;
       }
       port1.close();
-      const e = m.end;
-      if (e.ok) f.finish({ totals: e.scan });
-      else
-        f.finish({
-          error: new LoaderError(e.kind === 'csv' ? 'CSV' : 'READ', e.message, { file, line: e.line }),
-        });
+      f.finish(scanEnd(m.end, file));
     });
-    const signal = AbortSignal.any([opts.signal, f.stop.signal]);
-    f.start = () =>
+    f.onCancel = () => port1.close();
+    f.start = () => {
+      if (opts.convert && f.route.scanConverts) {
+        port1.close();
+        f.convertChain(workers, opts.convert, file, source, signal);
+        return;
+      }
       void workers
         .run({ op: 'plan', ...task, port: port2 } satisfies PlanWork, {
           transferList: [port2] as never,
@@ -105,9 +135,70 @@ export class BatchFeed {
           port1.close();
           f.finish({ error: err instanceof Error ? err : new Error(String(err)) });
         });
-    f.onCancel = () => port1.close();
+    };
     return f;
   }
+
+  /** The scan that converts: sub-batch k+1 is cut and converted (one worker task, starting where k ended) once k
+   * is handed out, so one sub-batch COPYs while the next is prepared, and no worker waits between them. */
+  private convertChain(
+    workers: Piscina,
+    c: ConvertStart,
+    file: string,
+    source: (b: SubBatchRange, converted?: EncodeResult) => BatchSource,
+    signal: AbortSignal,
+  ): void {
+    let at = c.start;
+    let line = c.line;
+    let size = outSize(1 << 20);
+    let records = 0;
+    let running = false;
+    const next = (): void => {
+      if (running || this.ended || this.sources.length >= this.handed + this.route.ahead) return;
+      running = true;
+      const into = c.buffers?.take(size);
+      const work: PlanWork = {
+        op: 'convert',
+        path: c.path,
+        start: at,
+        line,
+        index: this.sources.length,
+        batchSize: c.batchSize,
+        options: c.options,
+        size,
+        into,
+      };
+      workers.run(work, { signal, transferList: (into ? [into] : []) as never }).then(
+        (r: ConvertResult) => {
+          running = false;
+          if (!r.ok) return this.finish(scanEnd(r, file));
+          if (r.cut) {
+            this.sources.push(source(r.cut.batch, r.cut.result));
+            records += r.cut.batch.records;
+            size = outSize(r.cut.batch.end - r.cut.batch.start);
+          }
+          at = r.next;
+          line = r.nextLine;
+          if (r.end) return this.finish({ totals: { records, bytes: at } });
+          this.poke();
+          next();
+        },
+        (err: unknown) => {
+          running = false;
+          this.finish({ error: err instanceof Error ? err : new Error(String(err)) });
+        },
+      );
+    };
+    this.pump = next;
+    // cancelled between two tasks: nothing is running to fail the feed
+    signal.addEventListener('abort', () => this.finish({ error: new Error('the file failed') }), {
+      once: true,
+    });
+    next();
+  }
+
+  /** convertChain(): called as sub-batches are handed out */
+  private pump: (() => void) | undefined;
 
   private finish(r: { totals?: ScanTotals; error?: Error }): void {
     if (this.ended) return;
@@ -150,6 +241,7 @@ export class BatchFeed {
       if (i < this.sources.length) {
         this.handed = Math.max(this.handed, i + 1);
         for (let j = i + 1; j <= i + this.route.ahead; j++) this.sources[j]?.prefetch?.();
+        this.pump?.();
         yield this.sources[i++]!;
         continue;
       }

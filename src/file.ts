@@ -45,6 +45,8 @@ export interface FileResult {
   error?: { code: string; message: string; line?: number; column?: string };
   /** CSV files: how many sub-batches were converted to COPY BINARY (the others went as CSV) */
   binarySubBatches?: number;
+  /** CSV: sub-batches COPYed as the record scan converted them (Route.scanConverts), not converted again */
+  scanConverted?: number;
   /** Parquet files: COPY encoding, row groups, decodes in flight at once */
   parquet?: ParquetStats;
   /** --archive-dir / --error-dir: where the file was moved, or why it could not be */
@@ -248,6 +250,9 @@ export async function loadFile(
     // converted (CSV) or decoded (Parquet row groups) meanwhile. Staging: that many COPY at once, each one ahead.
     prep.route.ahead = direct ? Math.max(1, ctx.internalConcurrency - 1) : 1;
     prep.route.staging = !direct;
+    // One COPYing and one prepared: a CSV file converted to binary is cut and converted in one pass by one worker
+    // (the record scan and the conversion read every byte; together they cost one reading less).
+    prep.route.scanConverts = direct && prep.route.ahead === 1;
     if (direct) {
       // Append without staging: the sub-batches are COPYed one after another straight into the target inside the
       // file's one transaction (one connection; no second pass on the server).
@@ -525,6 +530,7 @@ async function writeRejects(
 /** CSV: counts the sub-batches that went as COPY BINARY (src/csvbin/). */
 function tallyFormat(res: FileResult, source: BatchSource): void {
   if (source.format?.() === 'binary') res.binarySubBatches = (res.binarySubBatches ?? 0) + 1;
+  if (source.fromScan?.()) res.scanConverted = (res.scanConverted ?? 0) + 1;
 }
 
 function finish(res: FileResult, started: Date): FileResult {

@@ -9,7 +9,7 @@ import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
-import type { HashAndScanResult, HashResult, PlanTask, PlanWork } from '../workers/plan.js';
+import type { EncodeResult, HashAndScanResult, HashResult, PlanTask, PlanWork } from '../workers/plan.js';
 import { mapColumns } from './columns.js';
 import type { BatchSource } from './copy.js';
 import { detect, type Detected } from './detect.js';
@@ -19,7 +19,14 @@ import type { FileResult, RunContext } from './file.js';
 import type { CopyDialect, FileColumn } from './merge.js';
 import { prepareParquet, type ParquetSource } from './parquet/source.js';
 import { isUtc } from './parquet/values.js';
-import { CsvScanError, RecordScanner, type ByteRange, type ScanResult, type SubBatchRange } from './scan.js';
+import {
+  CsvScanError,
+  newlinesIn,
+  RecordScanner,
+  type ByteRange,
+  type ScanResult,
+  type SubBatchRange,
+} from './scan.js';
 import { decoderName, sniff } from './sniff.js';
 import { binaryOptions, binarySource } from './csvbin/source.js';
 import type { Logger } from 'pino';
@@ -186,24 +193,44 @@ export async function prepare(
   );
   const sources = !bin
     ? csvSources
-    : (b: SubBatchRange) =>
-        binarySource(csvSources(b), {
-          workers: ctx.workers,
-          path,
-          gzip: detected.gzip,
-          options: bin,
-          route,
-          signal,
-          buffers: ctx.buffers,
-          onFallback: (src, why) =>
-            ctx.log?.debug({ file: path, batch: src.batch.index }, `sub-batch sent as CSV: ${why}`),
-        });
+    : (b: SubBatchRange, converted?: EncodeResult) =>
+        binarySource(
+          csvSources(b),
+          {
+            workers: ctx.workers,
+            path,
+            gzip: detected.gzip,
+            options: bin,
+            route,
+            signal,
+            buffers: ctx.buffers,
+            onFallback: (src, why) =>
+              ctx.log?.debug({ file: path, batch: src.batch.index }, `sub-batch sent as CSV: ${why}`),
+          },
+          converted,
+        );
   const feed = whole
-    ? BatchFeed.of(whole.batches.map(sources), whole, route)
+    ? BatchFeed.of(
+        whole.batches.map((b) => sources(b)),
+        whole,
+        route,
+      )
     : BatchFeed.scan(ctx.workers, task, path, sources, {
         signal,
         singleBatch: false, // a file of about one sub-batch was scanned whole above
         route,
+        // where the route lets it (file.ts), the scan converts too: the records from past the header on
+        convert:
+          bin && !detected.gzip
+            ? {
+                path,
+                start: headerRange?.end ?? task.skipBytes,
+                line: 1 + (headerBytes ? newlinesIn(headerBytes) : 0),
+                batchSize: task.batchSize,
+                options: bin,
+                buffers: ctx.buffers,
+              }
+            : undefined,
       });
   return { detected, dialect, scan, columns, headerBytes, feed, copyFormat: bin ? 'binary' : 'text', route };
 }

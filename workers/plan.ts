@@ -1,16 +1,18 @@
 // Piscina worker for CSV files. `hash`: the sha256 of the bytes on disk, alone (sha256 runs at 700-900
 // MB/s; the skip-by-hash claim needs it before any row is written). `plan`: the quote-aware record scan, cutting
 // the file into record-aligned sub-batches (of the decompressed bytes, for gzip) and posting each on the task's
-// port as soon as it is cut, so the sub-batches COPY while the scan goes on. `encode`: one sub-batch converted to
-// COPY BINARY. Errors come back as data.
+// port as soon as it is cut, so the sub-batches COPY while the scan goes on. `convert`: the next sub-batch cut and
+// converted to COPY BINARY in one pass (the converter finds the records' ends itself), for a file whose sub-batches
+// are COPYed in order with one prepared ahead. `encode`: one sub-batch converted to COPY BINARY. Errors come back
+// as data.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { CsvBinaryEncoder, type CsvBinaryOptions, type CsvBinaryOutcome } from '../src/csvbin/encode.js';
-import { CsvScanError, RecordScanner, type ScanResult, type SubBatchRange } from '../src/scan.js';
+import { CsvScanError, newlinesIn, RecordScanner, type ScanResult, type SubBatchRange } from '../src/scan.js';
 
 export interface HashTask {
   path: string;
@@ -23,10 +25,14 @@ export type PlanWork =
   | ({ op: 'hash' } & HashTask)
   | ({ op: 'hashAndScan' } & Omit<PlanTask, 'port'>)
   | ({ op: 'plan' } & PlanTask)
+  | ({ op: 'convert' } & ConvertTask)
   | ({ op: 'encode' } & EncodeTask);
 
-export default function run(work: PlanWork): Promise<HashResult | HashAndScanResult | EncodeResult | void> {
+export default function run(
+  work: PlanWork,
+): Promise<HashResult | HashAndScanResult | EncodeResult | ConvertResult | void> {
   if (work.op === 'encode') return encodeBatch(work);
+  if (work.op === 'convert') return convertBatch(work);
   return work.op === 'hash' ? hash(work) : work.op === 'hashAndScan' ? hashAndScan(work) : plan(work);
 }
 
@@ -129,6 +135,148 @@ async function scanFile(
         ? `gzip stream is corrupt or truncated (${e.message})`
         : e.message;
     return { ok: false, kind: 'read', message: what };
+  }
+}
+
+/** `convert`: the next sub-batch of a file, from `start` (a record's first byte, on physical line `line`): the record
+ * scan and the conversion in one pass, the converter finding where records end itself. One task per sub-batch, in
+ * order (each starts where the last ended), so no thread waits for a COPY between them. */
+export interface ConvertTask {
+  path: string;
+  start: number;
+  line: number;
+  /** the sub-batch's number */
+  index: number;
+  batchSize: number;
+  options: CsvBinaryOptions;
+  /** the output's first size (the last sub-batch's), and a buffer to write into when it holds that, transferred in
+   * (given back by an earlier sub-batch) */
+  size: number;
+  into?: ArrayBuffer;
+}
+
+export type ConvertResult =
+  | {
+      ok: true;
+      /** the sub-batch cut (undefined: no record left) and its bytes converted, or why it goes as CSV */
+      cut?: { batch: SubBatchRange; result: EncodeResult };
+      /** where the next sub-batch starts, and its line */
+      next: number;
+      nextLine: number;
+      /** the file ends at `next` */
+      end: boolean;
+    }
+  | Extract<PlanEnd, { ok: false }>;
+
+/** Bytes read at a time by `convert`. */
+const READ_CHUNK = 1 << 20;
+
+/** A window on a file's bytes from `pos`: filled chunk by chunk, dropped from the front as they are converted. */
+class Window {
+  buf = Buffer.allocUnsafeSlow(2 * READ_CHUNK);
+  len = 0;
+  eof = false;
+  constructor(
+    private readonly fh: FileHandle,
+    public pos: number,
+  ) {}
+
+  async fill(): Promise<void> {
+    if (this.len + READ_CHUNK > this.buf.length) {
+      const next = Buffer.allocUnsafeSlow(Math.max(2 * this.buf.length, this.len + READ_CHUNK));
+      this.buf.copy(next, 0, 0, this.len);
+      this.buf = next;
+    }
+    const { bytesRead } = await this.fh.read(this.buf, this.len, READ_CHUNK, this.pos + this.len);
+    if (bytesRead === 0) this.eof = true;
+    this.len += bytesRead;
+  }
+
+  drop(n: number): void {
+    this.buf.copyWithin(0, n, this.len);
+    this.pos += n;
+    this.len -= n;
+  }
+}
+
+async function convertBatch(task: ConvertTask): Promise<ConvertResult> {
+  const { options } = task;
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(task.path, 'r');
+    const w = new Window(fh, task.start);
+    await w.fill();
+    if (w.len === 0) return { ok: true, next: task.start, nextLine: task.line, end: true };
+    const enc = new CsvBinaryEncoder(options);
+    const batch: SubBatchRange = {
+      index: task.index,
+      start: task.start,
+      end: 0,
+      firstLine: task.line,
+      records: 0,
+    };
+    enc.begin(task.size, task.into); // the writer grows past it if need be
+    let step = enc.more(w.buf, 0, w.len, task.batchSize, w.eof);
+    while (step.kind === 'more') {
+      w.drop(step.at); // bytes converted are let go: the window holds a chunk or two, not the sub-batch
+      await w.fill();
+      step = enc.more(w.buf, 0, w.len, task.batchSize, w.eof);
+    }
+    let line = task.line;
+    let result: EncodeResult;
+    let cut: number;
+    if (step.kind === 'rows') {
+      result = { ok: true, data: enc.finish(), rows: enc.rows };
+      cut = step.at;
+      batch.records = enc.rows;
+      line += enc.rows + enc.newlines;
+    } else {
+      // Not converted: the sub-batch goes as its CSV bytes, cut by the record scan from the record given up on.
+      enc.finish();
+      line += step.record + enc.newlines;
+      const rest = await scanOn(w, step.at, task.batchSize - step.record, {
+        quote: options.quote,
+        escape: options.escape,
+        firstLine: line,
+      });
+      result = { ok: false, record: step.record, column: step.column, reason: step.reason };
+      cut = rest.end;
+      batch.records = step.record + rest.records;
+      line += newlinesIn(w.buf, step.at, rest.end);
+    }
+    batch.end = w.pos + cut;
+    const end = w.eof && cut === w.len;
+    const out: ConvertResult = { ok: true, cut: { batch, result }, next: batch.end, nextLine: line, end };
+    return result.ok
+      ? (move({ [transferableSymbol]: [result.data.buffer], [valueSymbol]: out }) as unknown as ConvertResult)
+      : out;
+  } catch (err) {
+    if (err instanceof CsvScanError) return { ok: false, kind: 'csv', message: err.message, line: err.line };
+    return { ok: false, kind: 'read', message: (err as Error).message };
+  } finally {
+    await fh?.close().catch(() => {});
+  }
+}
+
+/** The record scan from `from` in the window, reading on, until it has cut `want` records (or the file ends):
+ * where they end in the window, and how many there were. An unterminated quote throws CsvScanError. */
+async function scanOn(
+  w: Window,
+  from: number,
+  want: number,
+  opts: { quote: number; escape: number; firstLine: number },
+): Promise<{ end: number; records: number }> {
+  const scanner = new RecordScanner({ ...opts, batchSize: want, header: false });
+  for (let fed = from; ;) {
+    scanner.push(w.buf.subarray(fed, w.len));
+    fed = w.len;
+    const done = scanner.completed()[0];
+    if (done) return { end: from + done.end, records: done.records };
+    if (w.eof) {
+      const last = scanner.finish().batches[0];
+      return last ? { end: from + last.end, records: last.records } : { end: from, records: 0 };
+    }
+    await w.fill();
   }
 }
 

@@ -58,6 +58,13 @@ class GiveUp extends Error {
   }
 }
 
+/** What more() did. `at`: where the next record starts (rows encoded up to there); `more`: the record at `at` is
+ * not wholly in the bytes given, call again with more; `gaveUp`: the record at `at` cannot be converted. */
+export type Step =
+  | { kind: 'rows'; at: number }
+  | { kind: 'more'; at: number }
+  | { kind: 'gaveUp'; at: number; record: number; column: number; reason: string };
+
 export class CsvBinaryEncoder {
   private o = new Writer(1024);
   private scratch = Buffer.allocUnsafe(1 << 12);
@@ -66,8 +73,14 @@ export class CsvBinaryEncoder {
   private readonly stop = new Uint8Array(256);
   /** where the next record starts */
   private at = 0;
+  /** the furthest byte the record's parse looked at: a give-up decided at the bytes' end may be a cut record */
+  private far = 0;
   /** the line ending of the sub-batch's first record: COPY takes it for all */
   private crlf: boolean | undefined;
+  /** rows of the sub-batch so far */
+  rows = 0;
+  /** newlines inside the sub-batch's quoted fields so far (its physical lines = rows + this, line endings aside) */
+  newlines = 0;
 
   constructor(opts: CsvBinaryOptions) {
     this.opts = opts;
@@ -77,39 +90,78 @@ export class CsvBinaryEncoder {
   /** Converts the records of `buf` (whole records, no header). The bytes come back in a buffer of their own
    * (transferable): about `buf`'s size for typical data, room for 10% more before it grows. */
   encode(buf: Buffer, into?: ArrayBuffer): CsvBinaryOutcome {
-    const o = (this.o = new Writer(Math.max(1024, outSize(buf.length)), into));
+    this.begin(outSize(buf.length), into);
+    const step = this.more(buf, 0, buf.length, Number.POSITIVE_INFINITY, true);
+    if (step.kind === 'gaveUp')
+      return { ok: false, record: step.record, column: step.column, reason: step.reason };
+    return { ok: true, data: this.finish(), rows: this.rows };
+  }
+
+  /** Starts a sub-batch: its output in a buffer of `size` bytes (grown as needed), or in `into` when that holds it. */
+  begin(size: number, into?: ArrayBuffer): void {
+    const o = (this.o = new Writer(Math.max(1024, size), into));
     this.crlf = undefined;
+    this.rows = 0;
+    this.newlines = 0;
     for (const b of SIGNATURE) o.buf[o.pos++] = b;
     o.i32(0); // flags
     o.i32(0); // header extension length
-    const n = buf.length;
-    let rows = 0;
-    this.at = 0;
-    try {
-      while (this.at < n) {
-        this.record(buf);
-        if (this.opts.tag !== undefined) {
-          o.ensure(20);
-          o.i32(4);
-          o.i32(this.opts.tag);
-          o.i32(8);
-          o.i64n(rows);
-        }
-        rows++;
+  }
+
+  /** Converts the records of `buf` from `from` on, up to `n`, until the sub-batch holds `max` rows. Unless `final`
+   * (the input ends at `n`), a record that reaches `n` may be cut: it is left for the next call, with more bytes. */
+  more(buf: Buffer, from: number, n: number, max: number, final: boolean): Step {
+    const b = n === buf.length ? buf : buf.subarray(0, n);
+    const o = this.o;
+    const tag = this.opts.tag;
+    this.at = from;
+    while (this.at < n && this.rows < max) {
+      const start = this.at;
+      const pos = o.pos;
+      const newlines = this.newlines;
+      let whole: boolean;
+      try {
+        whole = this.record(b);
+      } catch (e) {
+        if (!(e instanceof GiveUp)) throw e;
+        o.pos = pos;
+        this.newlines = newlines;
+        this.at = start;
+        if (!final && this.far >= n - 1) return { kind: 'more', at: start };
+        return { kind: 'gaveUp', at: start, record: this.rows, column: e.column, reason: e.reason };
       }
-    } catch (e) {
-      if (e instanceof GiveUp) return { ok: false, record: rows, column: e.column, reason: e.reason };
-      throw e;
+      if (!whole && !final) {
+        o.pos = pos;
+        this.newlines = newlines;
+        this.at = start;
+        return { kind: 'more', at: start };
+      }
+      if (tag !== undefined) {
+        o.ensure(20);
+        o.i32(4);
+        o.i32(tag);
+        o.i32(8);
+        o.i64n(this.rows);
+      }
+      this.rows++;
     }
+    return this.at < n || final || this.rows >= max
+      ? { kind: 'rows', at: this.at }
+      : { kind: 'more', at: this.at };
+  }
+
+  /** Ends the sub-batch: its COPY BINARY bytes. */
+  finish(): Uint8Array {
+    const o = this.o;
     o.ensure(2);
     o.i16(0xffff);
     const data = new Uint8Array(o.buf.buffer, o.buf.byteOffset, o.pos);
     this.o = new Writer(1024);
-    return { ok: true, data, rows };
+    return data;
   }
 
-  /** One record from `this.at`. */
-  private record(b: Buffer): void {
+  /** One record from `this.at`; false when it ended with the bytes, not with a line ending. */
+  private record(b: Buffer): boolean {
     const { kinds, delimiter: delim, quote, nullBytes } = this.opts;
     const o = this.o;
     const n = b.length;
@@ -119,6 +171,7 @@ export class CsvBinaryEncoder {
     o.ensure(2);
     o.i16(this.opts.tag === undefined ? cols : cols + 2);
     let i = this.at;
+    let whole = false;
     for (let c = 0; c < cols; c++) {
       const kind = kinds[c]!;
       if (i < n && b[i] === quote) {
@@ -126,6 +179,7 @@ export class CsvBinaryEncoder {
       } else {
         const fs = i;
         while (i < n && stop[b[i]!] === 0) i++;
+        this.far = i;
         if (i < n && b[i] === quote) throw new GiveUp(c, 'a quote inside an unquoted field');
         if (nullEmpty ? i === fs : this.isNull(b, fs, i)) {
           o.ensure(4);
@@ -147,6 +201,7 @@ export class CsvBinaryEncoder {
           this.crlf = false;
           i++;
         } else if (x === CR) {
+          this.far = i + 1;
           if (b[i + 1] !== NL || this.crlf === false) throw new GiveUp(-1, 'a carriage return');
           this.crlf = true;
           i += 2;
@@ -155,9 +210,11 @@ export class CsvBinaryEncoder {
         } else {
           throw new GiveUp(c, 'bytes after a closing quote');
         }
+        whole = true;
       }
     }
     this.at = i;
+    return whole;
   }
 
   /** A quoted field from its opening quote at `i`; returns the index after its closing quote. One pass copies the
@@ -184,7 +241,10 @@ export class CsvBinaryEncoder {
     let cap = dst.length - 1;
     let p = i + 1;
     for (;;) {
-      if (p >= n) throw new GiveUp(c, 'unterminated quote');
+      if (p >= n) {
+        this.far = n;
+        throw new GiveUp(c, 'unterminated quote');
+      }
       const x = b[p]!;
       if (x === escape && p + 1 < n && (b[p + 1] === quote || b[p + 1] === escape)) {
         dst[w++] = b[p + 1]!;
@@ -192,6 +252,7 @@ export class CsvBinaryEncoder {
       } else if (x === quote) {
         break;
       } else {
+        if (x === NL) this.newlines++;
         dst[w++] = x;
         p++;
       }
@@ -208,6 +269,7 @@ export class CsvBinaryEncoder {
         cap = dst.length - 1;
       }
     }
+    this.far = p;
     if (!text) {
       this.value(kind, dst, 0, w, c);
       return p + 1;

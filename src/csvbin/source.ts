@@ -80,10 +80,12 @@ export function binarySource(
     buffers?: BufferPool;
     onFallback(src: BatchSource, reason: string): void;
   },
+  /** converted already, by the record scan (Route.scanConverts): used for the first COPY, converted again after */
+  converted?: EncodeResult,
 ): BinarySource {
-  let pending: Promise<EncodeResult> | undefined;
+  let pending: Promise<EncodeResult> | undefined = converted && Promise.resolve(converted);
   let data: Uint8Array | undefined;
-  let tagged = false; // as the conversion under way, or done, was asked
+  let tagged = false; // as the conversion under way, or done, was asked (the scan's never are)
   const convert = (): Promise<EncodeResult> =>
     (pending ??= (async () => {
       let bytes: Uint8Array | undefined;
@@ -121,6 +123,7 @@ export function binarySource(
       }
     },
     format: () => (data ? 'binary' : 'csv'),
+    fromScan: () => data !== undefined && converted !== undefined,
     tagged: () => data !== undefined && tagged,
     open: () =>
       data ? Readable.from([Buffer.from(data.buffer, data.byteOffset, data.byteLength)]) : src.open(),
@@ -129,6 +132,7 @@ export function binarySource(
       // its COPY is over: the buffer serves a later sub-batch
       if (data) ctx.buffers?.give(data.buffer as ArrayBuffer);
       data = undefined;
+      converted = undefined; // converted again (by a worker of its own) should a retry need it
       pending = undefined;
       src.release?.();
     },

@@ -213,6 +213,95 @@ describe('the same rows as the server parsing the CSV', () => {
   });
 });
 
+// Past the detection sample, on the direct path with one sub-batch prepared ahead (the defaults), the record scan
+// converts as it cuts (workers/plan.ts `convert`): one pass over the bytes, read 1 MB at a time, so records and
+// quoted fields straddle the reads. Its sub-batches must be the plain scan's (text loads use it), its rows the
+// server's parse, its errors the same lines.
+describe('the record scan that converts (one pass, past the sample)', () => {
+  /** `rows` repeated to about `mb` MB of CSV */
+  function many(rows: Partial<Record<string, string>>[], mb: number): Partial<Record<string, string>>[] {
+    const n = Math.ceil((mb * 2 ** 20) / file(rows).length);
+    return Array.from({ length: n }, () => rows).flat();
+  }
+  const big = (rows: Partial<Record<string, string>>[], mb: number, eol = '\n') => file(many(rows, mb), eol);
+
+  it('gives the rows the server parses, cut as the plain scan cuts, across 1 MB reads, LF and CRLF', async () => {
+    for (const [name, eol] of [
+      ['scan_lf', '\n'],
+      ['scan_crlf', '\r\n'],
+    ] as const) {
+      const body = big(spread(EXACT), 3, eol);
+      const { text, bin } = await both(name, body, { batchSize: 997 });
+      const t = ok(text);
+      const b = ok(bin);
+      expect(b.subBatches, name).toBeGreaterThan(10);
+      expect([b.scanConverted, b.binarySubBatches], name).toEqual([b.subBatches, b.subBatches]);
+      expect(t.scanConverted, name).toBeUndefined(); // text: the plain scan
+      expect([b.subBatches, b.rowsInserted], name).toEqual([t.subBatches, t.rowsInserted]);
+      expect(await contents(`${name}_bin`), name).toEqual(await contents(`${name}_text`));
+      // the text load's audit row, then the converted one's
+      const audit = (await auditRows(env.db)).filter((a) => a.file_path.endsWith(`/${name}.csv`));
+      const want = ['succeeded', t.rowsInserted, t.subBatches];
+      expect(audit.map((a) => [a.status, Number(a.rows_inserted), a.sub_batches], name)).toEqual([
+        want,
+        want,
+      ]);
+    }
+  });
+
+  it('sends a sub-batch it gives up on as CSV, cut where the plain scan cuts it, and goes on converting', async () => {
+    const rows = many(spread(EXACT), 2);
+    // two odd values: one early in a sub-batch, one in the very last record
+    rows[3000] = { n: '1e5', t: '"odd\nrecord"' };
+    rows[rows.length - 1] = { b: ' t' };
+    const { text, bin } = await both('scan_odd', file(rows), { batchSize: 1000 });
+    const t = ok(text);
+    const b = ok(bin);
+    expect(b.subBatches).toBe(t.subBatches);
+    expect(b.binarySubBatches).toBe(b.subBatches - 2);
+    expect(b.scanConverted).toBe(b.subBatches - 2);
+    expect(await contents('scan_odd_bin')).toEqual(await contents('scan_odd_text'));
+  });
+
+  it('names the same line as the server for a value it refuses in a late sub-batch, after a BOM', async () => {
+    const rows = many([{ t: '"one\ntwo"' }, {}, { t: '"a ""b"" c"' }], 2);
+    rows[rows.length - 400] = { vc: 'waytoolongforit' };
+    const body = '\ufeff' + file(rows);
+    const { text, bin } = await both('scan_err', body, { batchSize: 500 });
+    expect([text.exitCode, bin.exitCode]).toEqual([1, 1]);
+    const te = text.files[0]!.error!;
+    const be = bin.files[0]!.error!;
+    expect(te.line).toBe(body.slice(0, body.indexOf('waytoolongforit')).split('\n').length);
+    expect(be).toMatchObject({ code: 'DATA', line: te.line, column: 'vc' });
+    expect(be.message).toMatch(/value too long for type character varying\(10\)/);
+    expect(await env.num('SELECT count(*) FROM scan_err_bin')).toBe(0);
+  });
+
+  it('fails a file whose last quote never closes, naming the line, with nothing landed', async () => {
+    const body = big([{ t: '"x\ny"' }], 2) + file([{ t: '"open\nnever closed' }]).replace(/^.*\n/, '');
+    const { text, bin } = await both('scan_open', body, { batchSize: 1000 });
+    expect([text.exitCode, bin.exitCode]).toEqual([1, 1]);
+    const line = body.slice(0, body.indexOf('"open')).split('\n').length;
+    expect(bin.files[0]!.error).toMatchObject({ code: 'CSV', line });
+    expect(bin.files[0]!.error).toEqual(text.files[0]!.error);
+    expect(await env.num('SELECT count(*) FROM scan_open_bin')).toBe(0);
+  });
+
+  it('is not used where sub-batches COPY in parallel (staging) or several are prepared ahead', async () => {
+    const f = await env.dir.write('scan_routes.csv', big(spread(EXACT), 1.5));
+    for (const [name, opts] of [
+      ['scan_staging', { direct: false, internalConcurrency: 2 }],
+      ['scan_ahead', { internalConcurrency: 4 }],
+    ] as const) {
+      await env.db.query(`CREATE TABLE ${name} (${COLUMNS})`);
+      const r = ok(await env.load(name, [f], { batchSize: 997, ...opts }));
+      expect(r.scanConverted, name).toBeUndefined();
+      expect(r.binarySubBatches, name).toBe(r.subBatches);
+    }
+    expect(await contents('scan_staging')).toEqual(await contents('scan_ahead'));
+  });
+});
+
 describe('upsert of binary rows (tagged with their sub-batch and order by the converter)', () => {
   /** A file of id,v records (v: the tag, the id and the record's place in the file). */
   const keyed = (name: string, tag: string, ids: number[]) =>

@@ -131,6 +131,71 @@ describe('CsvBinaryEncoder', () => {
     });
   });
 
+  // The record scan that converts (workers/plan.ts `convert`) hands the encoder its bytes a chunk at a time: a
+  // record cut by a chunk's end must be left for the next call, never taken or given up on, wherever the cut.
+  describe('more(): the bytes a chunk at a time', () => {
+    const K2 = [Kind.Int4, Kind.Text];
+    const cases: [string, string, Kind[], Partial<CsvBinaryOptions>?][] = [
+      ['plain records', '1,a\n22,bb\n333,ccc\n', K2],
+      [
+        'quoted fields with newlines, doubled quotes and delimiters',
+        '1,"a\nb"\n2,"x""y,z"\n3,""""\n4,"\n\n"\n',
+        K2,
+      ],
+      ['CRLF, and a quoted CR', '1,a\r\n2,"b\r\nc"\r\n3,c\r\n', K2],
+      ['a last record without a line break', '1,a\n2,"b\n"', K2],
+      ['quoted values of every width', '"12",7\n"-3",8\n', [Kind.Int4, Kind.Int8]],
+      ['backslash escapes', '1,"a\\"b"\n2,"c\\\\"\n3,"\\\n"\n', K2, { escape: 0x5c }],
+      ['a NULL string', '1,NULL\n2,NULLx\n3,"NULL"\n', K2, { nullBytes: Buffer.from('NULL') }],
+      ['a value it gives up on, late', '1,a\n2,"b\nc"\n3x,c\n4,d\n', K2],
+      ['a record with too few fields', '1,a\n2\n3,c\n', K2],
+      ['a carriage return alone', '1,a\n2,b\r3,c\n', K2],
+      ['bytes after a closing quote', '1,"a"\n2,"b"c\n', K2],
+      ['an unterminated quote', '1,a\n2,"b\n3,c\n', K2],
+      ['mixed line endings', '1,a\r\n2,b\n', K2],
+    ];
+    /** the whole buffer in one call, as encode() sees it */
+    const whole = (text: string, kinds: Kind[], extra?: Partial<CsvBinaryOptions>) => {
+      const enc = new CsvBinaryEncoder(opts(kinds, extra));
+      enc.begin(64);
+      const buf = Buffer.from(text);
+      const step = enc.more(buf, 0, buf.length, Number.POSITIVE_INFINITY, true);
+      return {
+        step,
+        rows: enc.rows,
+        newlines: enc.newlines,
+        data: Buffer.from(enc.finish()).toString('hex'),
+      };
+    };
+    it.each(cases)(
+      '%s: cut anywhere, the same bytes, rows, newlines and give-up',
+      (_, text, kinds, extra) => {
+        const want = whole(text, kinds, extra);
+        const buf = Buffer.from(text);
+        for (let cut = 1; cut < buf.length; cut++) {
+          // the bytes up to `cut` first, then all of them (the chunk that follows)
+          const enc = new CsvBinaryEncoder(opts(kinds, extra));
+          enc.begin(64);
+          let step = enc.more(buf, 0, cut, Number.POSITIVE_INFINITY, false);
+          expect(step.kind, `cut at ${cut}`).not.toBe('rows');
+          if (step.kind === 'more') step = enc.more(buf, step.at, buf.length, Number.POSITIVE_INFINITY, true);
+          expect(step, `cut at ${cut}`).toEqual(want.step);
+          expect([enc.rows, enc.newlines], `cut at ${cut}`).toEqual([want.rows, want.newlines]);
+          expect(Buffer.from(enc.finish()).toString('hex'), `cut at ${cut}`).toBe(want.data);
+        }
+      },
+    );
+
+    it('counts the newlines inside quoted fields, and stops at max rows where the next record starts', () => {
+      const text = '1,"a\nb"\n2,"\n\n"\n3,c\n';
+      const enc = new CsvBinaryEncoder(opts(K2));
+      enc.begin(64);
+      const step = enc.more(Buffer.from(text), 0, text.length, 2, false);
+      expect(step).toEqual({ kind: 'rows', at: text.indexOf('3,c') });
+      expect([enc.rows, enc.newlines]).toEqual([2, 3]);
+    });
+  });
+
   it('maps format_type() names to forms, and leaves the rest to the server', () => {
     expect(kindOf('numeric(12,2)')).toBe(Kind.Numeric);
     expect(kindOf('character varying(20)')).toBe(Kind.Text);
