@@ -169,26 +169,32 @@ export function writeNumeric(o: Writer, b: Uint8Array, fs: number, fe: number): 
 /** t, true, y, yes, on, 1 and their opposites, in any case: what boolin reads the same way. */
 export function writeBool(o: Writer, b: Uint8Array, fs: number, fe: number): boolean {
   const n = fe - fs;
-  if (n < 1 || n > 5) return false;
+  if (n === 1) {
+    // the common case without a string: t T y Y 1 / f F n N 0
+    const v = ONE_CHAR_BOOL[b[fs]!]!;
+    if (v < 0) return false;
+    o.ensure(5);
+    o.i32(1);
+    o.buf[o.pos++] = v;
+    return true;
+  }
+  if (n < 2 || n > 5) return false;
   let s = '';
   for (let k = fs; k < fe; k++) {
     const x = b[k]!;
     s += String.fromCharCode(x >= 65 && x <= 90 ? x + 32 : x);
   }
-  const v =
-    n === 1
-      ? s === 't' || s === 'y' || s === '1'
-        ? 1
-        : s === 'f' || s === 'n' || s === '0'
-          ? 0
-          : -1
-      : BOOLS[s];
-  if (v === undefined || v < 0) return false;
+  const v = BOOLS[s];
+  if (v === undefined) return false;
   o.ensure(5);
   o.i32(1);
   o.buf[o.pos++] = v;
   return true;
 }
+
+const ONE_CHAR_BOOL = new Int8Array(256).fill(-1);
+for (const c of 'tTyY1') ONE_CHAR_BOOL[c.charCodeAt(0)] = 1;
+for (const c of 'fFnN0') ONE_CHAR_BOOL[c.charCodeAt(0)] = 0;
 
 const BOOLS: Record<string, number> = Object.assign(Object.create(null) as Record<string, number>, {
   true: 1,
