@@ -287,6 +287,20 @@ describe('the record scan that converts (one pass, past the sample)', () => {
     expect(await env.num('SELECT count(*) FROM scan_open_bin')).toBe(0);
   });
 
+  it('takes a record longer than several reads (a 3 MB quoted field) and a file without a last line break', async () => {
+    const huge = `"${'wide, ""quoted"" text\n'.repeat(130_000)}"`; // about 3 MB, across three 1 MB reads
+    const rows = many(spread(EXACT), 1);
+    rows.splice(1500, 0, { t: huge, j: '"[""x""]"' });
+    const body = file(rows).replace(/\n$/, '');
+    const { text, bin } = await both('scan_huge', body, { batchSize: 1000 });
+    const t = ok(text);
+    const b = ok(bin);
+    expect([b.scanConverted, b.subBatches]).toEqual([b.subBatches, t.subBatches]);
+    expect(b.rowsInserted).toBe(rows.length);
+    expect(await contents('scan_huge_bin')).toEqual(await contents('scan_huge_text'));
+    expect(await env.num(`SELECT max(length(t)) FROM scan_huge_bin`)).toBe(huge.length - 2 - 2 * 130_000);
+  });
+
   it('is not used where sub-batches COPY in parallel (staging) or several are prepared ahead', async () => {
     const f = await env.dir.write('scan_routes.csv', big(spread(EXACT), 1.5));
     for (const [name, opts] of [
