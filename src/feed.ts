@@ -31,8 +31,9 @@ export interface Route {
   ahead: number;
   /** the rows go to a staging table (binary rows then carry their sub-batch number and ordinal) */
   staging: boolean;
-  /** CSV converted to COPY BINARY: the record scan converts each sub-batch as it cuts it (one worker, one pass over
-   * the bytes), for sub-batches COPYed one after another with one prepared ahead (the direct path's default) */
+  /** CSV converted to COPY BINARY: the record scan converts each sub-batch as it cuts it (one pass over the bytes,
+   * one worker task per sub-batch, in turn, up to `ahead` ahead), for sub-batches COPYed one after another (the
+   * direct path) */
   scanConverts: boolean;
 }
 

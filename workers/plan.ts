@@ -3,8 +3,8 @@
 // the file into record-aligned sub-batches (of the decompressed bytes, for gzip) and posting each on the task's
 // port as soon as it is cut, so the sub-batches COPY while the scan goes on. `convert`: the next sub-batch cut and
 // converted to COPY BINARY in one pass (the converter finds the records' ends itself), for a file whose sub-batches
-// are COPYed in order with one prepared ahead. `encode`: one sub-batch converted to COPY BINARY. Errors come back
-// as data.
+// are COPYed in order (the direct path). `encode`: one sub-batch converted to COPY BINARY. Errors come back as
+// data.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
