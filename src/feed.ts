@@ -4,7 +4,9 @@
 // stay in `sources` (byte ranges of the file: re-readable for a retry or a diagnosis), in order. A scan that fails
 // late (an unterminated quote at the end) fails the iteration and end(): the file fails, and what was already
 // COPYed into staging or into the file's transaction is rolled back with it.
+import { createReadStream } from 'node:fs';
 import { MessageChannel } from 'node:worker_threads';
+import { createGunzip } from 'node:zlib';
 import type { Piscina } from 'piscina';
 import type {
   ConvertResult,
@@ -46,7 +48,71 @@ export function newRoute(): Route {
 export type ConvertStart = Pick<ConvertTask, 'path' | 'start' | 'line' | 'batchSize' | 'options'> & {
   /** output buffers given back after their COPY, written into again */
   buffers?: BufferPool;
+  /** the file is gzip: decompressed here, once, and handed to the tasks */
+  gzip?: boolean;
+  /** a sub-batch's bytes, about (gzip: the first task's share) */
+  estimate?: number;
 };
+
+/** A gzip file's decompressed bytes, in order, from a window kept from the earliest offset still asked for. */
+class Inflated {
+  private readonly it: AsyncIterator<Buffer>;
+  private readonly raw: ReturnType<typeof createReadStream>;
+  private chunks: Buffer[] = [];
+  /** decoded offset of chunks[0][0], and of the end of the last chunk */
+  private base = 0;
+  private top = 0;
+  private done = false;
+
+  constructor(private readonly path: string) {
+    this.raw = createReadStream(path, { highWaterMark: 1 << 20 });
+    const gz = this.raw.pipe(createGunzip());
+    this.raw.on('error', (e) => gz.destroy(e));
+    this.it = gz[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  }
+
+  /** Up to `n` bytes from decoded offset `from` (never behind the last call's), in a buffer of their own; `last`:
+   * the content ends with them. */
+  async get(from: number, n: number): Promise<{ bytes: Uint8Array; last: boolean }> {
+    while (this.top < from + n && !this.done) {
+      let r: IteratorResult<Buffer>;
+      try {
+        r = await this.it.next();
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        throw e.code?.startsWith('Z_')
+          ? new LoaderError('READ', `gzip stream is corrupt or truncated (${e.message})`, { file: this.path })
+          : err;
+      }
+      if (r.done) this.done = true;
+      else {
+        this.chunks.push(r.value);
+        this.top += r.value.length;
+      }
+    }
+    while (this.chunks.length > 0 && this.base + this.chunks[0]!.length <= from)
+      this.base += this.chunks.shift()!.length;
+    const end = Math.min(from + n, this.top);
+    const bytes = new Uint8Array(new ArrayBuffer(Math.max(0, end - from)));
+    let p = this.base;
+    let w = 0;
+    for (const ch of this.chunks) {
+      const s = Math.max(from - p, 0);
+      const e = Math.min(end - p, ch.length);
+      if (e > s) {
+        bytes.set(ch.subarray(s, e), w);
+        w += e - s;
+      }
+      p += ch.length;
+      if (p >= end) break;
+    }
+    return { bytes, last: this.done && end === this.top };
+  }
+
+  close(): void {
+    this.raw.destroy();
+  }
+}
 
 /** A scan's end as the feed's: its totals, or its error (a CSV error names the line). */
 function scanEnd(
@@ -154,47 +220,73 @@ export class BatchFeed {
     let size = outSize(1 << 20);
     let records = 0;
     let running = false;
+    // gzip: the decompressed bytes are handed to each task, about a sub-batch's worth (twice as many when short)
+    const gz = c.gzip ? new Inflated(c.path) : undefined;
+    let want = c.estimate ?? 1 << 20;
+    const run = async (): Promise<ConvertResult> => {
+      for (;;) {
+        const into = c.buffers?.take(size);
+        const given = gz ? await gz.get(at, want) : undefined;
+        const work: PlanWork = {
+          op: 'convert',
+          path: c.path,
+          start: at,
+          line,
+          index: this.sources.length,
+          batchSize: c.batchSize,
+          options: c.options,
+          size,
+          into,
+          bytes: given?.bytes,
+          last: given?.last,
+        };
+        const transferList = [into, given?.bytes.buffer].filter((b) => b !== undefined);
+        const r = (await workers.run(work, { signal, transferList: transferList as never })) as ConvertResult;
+        if (!(r.ok && 'short' in r)) return r;
+        want *= 2;
+      }
+    };
     const next = (): void => {
       if (running || this.ended || this.sources.length >= this.handed + this.route.ahead) return;
       running = true;
-      const into = c.buffers?.take(size);
-      const work: PlanWork = {
-        op: 'convert',
-        path: c.path,
-        start: at,
-        line,
-        index: this.sources.length,
-        batchSize: c.batchSize,
-        options: c.options,
-        size,
-        into,
-      };
-      workers.run(work, { signal, transferList: (into ? [into] : []) as never }).then(
-        (r: ConvertResult) => {
+      run().then(
+        (r) => {
           running = false;
           if (!r.ok) return this.finish(scanEnd(r, file));
+          if ('short' in r) return; // not returned by run()
           if (r.cut) {
             this.sources.push(source(r.cut.batch, r.cut.result));
             records += r.cut.batch.records;
-            size = outSize(r.cut.batch.end - r.cut.batch.start);
+            const bytes = r.cut.batch.end - r.cut.batch.start;
+            size = outSize(bytes);
+            want = Math.ceil(bytes * 1.25) + (64 << 10);
           }
           at = r.next;
           line = r.nextLine;
-          if (r.end) return this.finish({ totals: { records, bytes: at } });
+          if (r.end) {
+            gz?.close();
+            return this.finish({ totals: { records, bytes: at } });
+          }
           this.poke();
           next();
         },
         (err: unknown) => {
           running = false;
+          gz?.close();
           this.finish({ error: err instanceof Error ? err : new Error(String(err)) });
         },
       );
     };
     this.pump = next;
     // cancelled between two tasks: nothing is running to fail the feed
-    signal.addEventListener('abort', () => this.finish({ error: new Error('the file failed') }), {
-      once: true,
-    });
+    signal.addEventListener(
+      'abort',
+      () => {
+        gz?.close();
+        this.finish({ error: new Error('the file failed') });
+      },
+      { once: true },
+    );
     next();
   }
 

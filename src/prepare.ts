@@ -220,17 +220,21 @@ export async function prepare(
         singleBatch: false, // a file of about one sub-batch was scanned whole above
         route,
         // where the route lets it (file.ts), the scan converts too: the records from past the header on
-        convert:
-          bin && !detected.gzip
-            ? {
-                path,
-                start: headerRange?.end ?? task.skipBytes,
-                line: 1 + (headerBytes ? newlinesIn(headerBytes) : 0),
-                batchSize: task.batchSize,
-                options: bin,
-                buffers: ctx.buffers,
-              }
-            : undefined,
+        convert: bin
+          ? {
+              path,
+              start: headerRange?.end ?? task.skipBytes,
+              line: 1 + (headerBytes ? newlinesIn(headerBytes) : 0),
+              batchSize: task.batchSize,
+              options: bin,
+              buffers: ctx.buffers,
+              gzip: detected.gzip,
+              estimate: Math.min(
+                64 << 20,
+                Math.ceil(bytesPerRecord(detected.sample, task) * task.batchSize * 1.25) + (64 << 10),
+              ),
+            }
+          : undefined,
       });
   return { detected, dialect, scan, columns, headerBytes, feed, copyFormat: bin ? 'binary' : 'text', route };
 }

@@ -153,6 +153,10 @@ export interface ConvertTask {
    * (given back by an earlier sub-batch) */
   size: number;
   into?: ArrayBuffer;
+  /** gzip (no reading at an offset): the decompressed bytes from `start` on, handed in; `last`: they run to the
+   * file's end (else a sub-batch that runs past them comes back `short`, to be sent again with more) */
+  bytes?: Uint8Array;
+  last?: boolean;
 }
 
 export type ConvertResult =
@@ -166,7 +170,11 @@ export type ConvertResult =
       /** the file ends at `next` */
       end: boolean;
     }
+  | { ok: true; short: true }
   | Extract<PlanEnd, { ok: false }>;
+
+/** The bytes handed in (ConvertTask.bytes) ended inside the sub-batch. */
+class Short extends Error {}
 
 /** Bytes read at a time by `convert`. */
 const READ_CHUNK = 1 << 20;
@@ -177,7 +185,8 @@ class Window {
   len = 0;
   eof = false;
   constructor(
-    private readonly fh: FileHandle,
+    /** reads up to `length` bytes at file offset `position` into buf at `offset`: how many (0: the end) */
+    private readonly read: (buf: Buffer, offset: number, length: number, position: number) => Promise<number>,
     public pos: number,
   ) {}
 
@@ -187,7 +196,7 @@ class Window {
       this.buf.copy(next, 0, 0, this.len);
       this.buf = next;
     }
-    const { bytesRead } = await this.fh.read(this.buf, this.len, READ_CHUNK, this.pos + this.len);
+    const bytesRead = await this.read(this.buf, this.len, READ_CHUNK, this.pos + this.len);
     if (bytesRead === 0) this.eof = true;
     this.len += bytesRead;
   }
@@ -203,8 +212,22 @@ async function convertBatch(task: ConvertTask): Promise<ConvertResult> {
   const { options } = task;
   let fh: FileHandle | undefined;
   try {
-    fh = await open(task.path, 'r');
-    const w = new Window(fh, task.start);
+    let read: (buf: Buffer, offset: number, length: number, position: number) => Promise<number>;
+    const given = task.bytes;
+    if (given) {
+      read = (buf, offset, length, position) => {
+        const from = position - task.start;
+        const n = Math.min(length, given.length - from);
+        if (n <= 0 && !task.last) throw new Short();
+        if (n <= 0) return Promise.resolve(0);
+        buf.set(given.subarray(from, from + n), offset);
+        return Promise.resolve(n);
+      };
+    } else {
+      const f = (fh = await open(task.path, 'r'));
+      read = async (buf, offset, length, position) => (await f.read(buf, offset, length, position)).bytesRead;
+    }
+    const w = new Window(read, task.start);
     await w.fill();
     if (w.len === 0) return { ok: true, next: task.start, nextLine: task.line, end: true };
     const enc = new CsvBinaryEncoder(options);
@@ -251,6 +274,7 @@ async function convertBatch(task: ConvertTask): Promise<ConvertResult> {
       ? (move({ [transferableSymbol]: [result.data.buffer], [valueSymbol]: out }) as unknown as ConvertResult)
       : out;
   } catch (err) {
+    if (err instanceof Short) return { ok: true, short: true };
     if (err instanceof CsvScanError) return { ok: false, kind: 'csv', message: err.message, line: err.line };
     return { ok: false, kind: 'read', message: (err as Error).message };
   } finally {

@@ -111,7 +111,7 @@ export function binarySource(
     batch: src.batch,
     prefetch: () => void convert().catch(() => {}),
     load: async () => {
-      await src.load?.();
+      if (!converted?.ok) await src.load?.(); // converted by the scan: its CSV bytes (gzip: decompressed) unneeded
       const r = await convert();
       if (r.ok) data = r.data;
       else {

@@ -301,6 +301,51 @@ describe('the record scan that converts (one pass, past the sample)', () => {
     expect(await env.num(`SELECT max(length(t)) FROM scan_huge_bin`)).toBe(huge.length - 2 - 2 * 130_000);
   });
 
+  it('converts a gzip file in the one pass too (decompressed once, the bytes of a sub-batch per task)', async () => {
+    const rows = many(spread(EXACT), 3);
+    rows[5000] = { n: '1e5' }; // one sub-batch goes as CSV
+    const { text, bin } = await both('scan_gz', gzipSync(file(rows, '\r\n')), {
+      batchSize: 997,
+      ext: 'csv.gz',
+    });
+    const t = ok(text);
+    const b = ok(bin);
+    expect(t.scanConverted).toBeUndefined();
+    expect([b.subBatches, b.rowsInserted]).toEqual([t.subBatches, rows.length]);
+    expect([b.scanConverted, b.binarySubBatches]).toEqual([b.subBatches - 1, b.subBatches - 1]);
+    expect(await contents('scan_gz_bin')).toEqual(await contents('scan_gz_text'));
+    // batch sizes far from the first guess (from the sample): tasks sent again with more bytes, or with fewer
+    // and a sub-batch far longer than the ones before it (a 3 MB field): sent again with twice the bytes, and again
+    const huge = { t: `"${'z'.repeat(3 << 20)}"` };
+    const spike = [...rows.slice(0, 2500), huge, ...rows.slice(0, 2500)];
+    for (const [name, batchSize, these] of [
+      ['scan_gz_big', 20_000, rows],
+      ['scan_gz_one', 1, rows.slice(0, 2000)],
+      ['scan_gz_spike', 1000, spike],
+    ] as const) {
+      await env.db.query(`CREATE TABLE ${name} (${COLUMNS})`);
+      const small = these;
+      const f = await env.dir.write(`${name}.csv.gz`, gzipSync(file(small)));
+      const r = ok(await env.load(name, [f], { batchSize }));
+      expect([r.scanConverted, r.rowsInserted], name).toEqual([r.binarySubBatches, small.length]);
+    }
+  });
+
+  it('fails a gzip file cut short or with an unterminated quote, naming it, with nothing landed', async () => {
+    const whole = gzipSync(big([{ t: '"x\ny"' }], 2) + file([{ t: '"open' }]).replace(/^.*\n/, ''));
+    const { text, bin } = await both('scan_gzq', whole, { batchSize: 1000, ext: 'csv.gz' });
+    expect([text.exitCode, bin.exitCode]).toEqual([1, 1]);
+    expect(bin.files[0]!.error).toEqual(text.files[0]!.error);
+    expect(bin.files[0]!.error).toMatchObject({ code: 'CSV' });
+    const gz = gzipSync(big(spread(EXACT), 2));
+    const cut = await env.dir.write('scan_gzcut.csv.gz', gz.subarray(0, Math.floor(gz.length / 2)));
+    const r = await env.load('scan_gzq_bin', [cut], { batchSize: 1000 });
+    expect(r.exitCode).toBe(1);
+    expect(r.files[0]!.error).toMatchObject({ code: 'READ' });
+    expect(r.files[0]!.error!.message).toMatch(/gzip stream is corrupt or truncated/);
+    expect(await env.num('SELECT count(*) FROM scan_gzq_bin')).toBe(0);
+  });
+
   it('converts several ahead with --internal-concurrency 4; staging (parallel COPYs) keeps the plain scan', async () => {
     const f = await env.dir.write('scan_routes.csv', big(spread(EXACT), 1.5));
     await env.db.query(`CREATE TABLE scan_staging (${COLUMNS})`);
