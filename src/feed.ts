@@ -4,9 +4,7 @@
 // stay in `sources` (byte ranges of the file: re-readable for a retry or a diagnosis), in order. A scan that fails
 // late (an unterminated quote at the end) fails the iteration and end(): the file fails, and what was already
 // COPYed into staging or into the file's transaction is rolled back with it.
-import { createReadStream } from 'node:fs';
 import { MessageChannel } from 'node:worker_threads';
-import { createGunzip } from 'node:zlib';
 import type { Piscina } from 'piscina';
 import type {
   ConvertResult,
@@ -21,6 +19,7 @@ import { outSize } from './csvbin/encode.js';
 import type { BufferPool } from './csvbin/source.js';
 import type { BatchSource } from './copy.js';
 import { LoaderError } from './errors.js';
+import { GzipRanges } from './gzip.js';
 import type { ScanResult, SubBatchRange } from './scan.js';
 
 export type ScanTotals = Omit<ScanResult, 'batches' | 'header'>;
@@ -53,66 +52,6 @@ export type ConvertStart = Pick<ConvertTask, 'path' | 'start' | 'line' | 'batchS
   /** a sub-batch's bytes, about (gzip: the first task's share) */
   estimate?: number;
 };
-
-/** A gzip file's decompressed bytes, in order, from a window kept from the earliest offset still asked for. */
-class Inflated {
-  private readonly it: AsyncIterator<Buffer>;
-  private readonly raw: ReturnType<typeof createReadStream>;
-  private chunks: Buffer[] = [];
-  /** decoded offset of chunks[0][0], and of the end of the last chunk */
-  private base = 0;
-  private top = 0;
-  private done = false;
-
-  constructor(private readonly path: string) {
-    this.raw = createReadStream(path, { highWaterMark: 1 << 20 });
-    const gz = this.raw.pipe(createGunzip());
-    this.raw.on('error', (e) => gz.destroy(e));
-    this.it = gz[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  }
-
-  /** Up to `n` bytes from decoded offset `from` (never behind the last call's), in a buffer of their own; `last`:
-   * the content ends with them. */
-  async get(from: number, n: number): Promise<{ bytes: Uint8Array; last: boolean }> {
-    while (this.top < from + n && !this.done) {
-      let r: IteratorResult<Buffer>;
-      try {
-        r = await this.it.next();
-      } catch (err) {
-        const e = err as NodeJS.ErrnoException;
-        throw e.code?.startsWith('Z_')
-          ? new LoaderError('READ', `gzip stream is corrupt or truncated (${e.message})`, { file: this.path })
-          : err;
-      }
-      if (r.done) this.done = true;
-      else {
-        this.chunks.push(r.value);
-        this.top += r.value.length;
-      }
-    }
-    while (this.chunks.length > 0 && this.base + this.chunks[0]!.length <= from)
-      this.base += this.chunks.shift()!.length;
-    const end = Math.min(from + n, this.top);
-    const bytes = new Uint8Array(new ArrayBuffer(Math.max(0, end - from)));
-    let p = this.base;
-    let w = 0;
-    for (const ch of this.chunks) {
-      const s = Math.max(from - p, 0);
-      const e = Math.min(end - p, ch.length);
-      if (e > s) {
-        bytes.set(ch.subarray(s, e), w);
-        w += e - s;
-      }
-      p += ch.length;
-      if (p >= end) break;
-    }
-    return { bytes, last: this.done && end === this.top };
-  }
-
-  close(): void {
-    this.raw.destroy();
-  }
-}
 
 /** A scan's end as the feed's: its totals, or its error (a CSV error names the line). */
 function scanEnd(
@@ -221,12 +160,12 @@ export class BatchFeed {
     let records = 0;
     let running = false;
     // gzip: the decompressed bytes are handed to each task, about a sub-batch's worth (twice as many when short)
-    const gz = c.gzip ? new Inflated(c.path) : undefined;
+    const gz = c.gzip ? new GzipRanges(c.path) : undefined;
     let want = c.estimate ?? 1 << 20;
-    const run = async (): Promise<ConvertResult> => {
+    const run = async (): Promise<Exclude<ConvertResult, { short: true }>> => {
       for (;;) {
         const into = c.buffers?.take(size);
-        const given = gz ? await gz.get(at, want) : undefined;
+        const given = gz ? await gz.take(at, at + want, at) : undefined; // kept from `at`: a short task asks again
         const work: PlanWork = {
           op: 'convert',
           path: c.path,
@@ -242,7 +181,7 @@ export class BatchFeed {
         };
         const transferList = [into, given?.bytes.buffer].filter((b) => b !== undefined);
         const r = (await workers.run(work, { signal, transferList: transferList as never })) as ConvertResult;
-        if (!(r.ok && 'short' in r)) return r;
+        if (!('short' in r)) return r;
         want *= 2;
       }
     };
@@ -253,7 +192,6 @@ export class BatchFeed {
         (r) => {
           running = false;
           if (!r.ok) return this.finish(scanEnd(r, file));
-          if ('short' in r) return; // not returned by run()
           if (r.cut) {
             this.sources.push(source(r.cut.batch, r.cut.result));
             records += r.cut.batch.records;

@@ -27,6 +27,7 @@ import {
   type ScanResult,
   type SubBatchRange,
 } from './scan.js';
+import { GzipRanges } from './gzip.js';
 import { decoderName, sniff } from './sniff.js';
 import { binaryOptions, binarySource } from './csvbin/source.js';
 import type { Logger } from 'pino';
@@ -127,8 +128,8 @@ export async function prepare(
   // of about one sub-batch in one worker task (nothing to overlap); a larger one is hashed first, then scanned
   // alongside its COPYs.
   const inSample = detected.sampleIsAll && !detected.gzip;
-  const oneBatch =
-    !detected.gzip && detected.bytes <= bytesPerRecord(detected.sample, task) * config.batchSize;
+  const perRecord = bytesPerRecord(detected.sample, task);
+  const oneBatch = !detected.gzip && detected.bytes <= perRecord * config.batchSize;
   let whole: ScanResult | undefined;
   if (inSample) {
     res.sha256 = createHash('sha256').update(detected.sample).digest('hex');
@@ -229,10 +230,7 @@ export async function prepare(
               options: bin,
               buffers: ctx.buffers,
               gzip: detected.gzip,
-              estimate: Math.min(
-                64 << 20,
-                Math.ceil(bytesPerRecord(detected.sample, task) * task.batchSize * 1.25) + (64 << 10),
-              ),
+              estimate: Math.min(64 << 20, Math.ceil(perRecord * task.batchSize * 1.25) + (64 << 10)),
             }
           : undefined,
       });
@@ -332,10 +330,10 @@ function sourceMaker(path: string, d: Detected): (batch: SubBatchRange) => Batch
       bytes: () => readRange(path, d, batch.start, batch.end),
     });
   }
-  const splitter = new GzipSplitter(path);
+  const content = new GzipRanges(path);
   return (batch) => {
     let buf: Buffer | undefined;
-    const load = async (): Promise<Buffer> => (buf ??= await splitter.take(batch.start, batch.end));
+    const load = async (): Promise<Buffer> => (buf ??= (await content.take(batch.start, batch.end)).bytes);
     return {
       batch,
       load: async () => void (await load()),
@@ -344,49 +342,4 @@ function sourceMaker(path: string, d: Detected): (batch: SubBatchRange) => Batch
       bytes: load,
     };
   };
-}
-
-/** Decompresses a gzip file once, handing out consecutive byte ranges of its content in order. */
-class GzipSplitter {
-  private it: AsyncIterator<Buffer> | undefined;
-  private pending: Buffer = Buffer.alloc(0);
-  private pos = 0; // decoded offset of pending[0]
-  private chain: Promise<unknown> = Promise.resolve();
-  constructor(private readonly path: string) {}
-
-  private open(): void {
-    const raw = createReadStream(this.path, { highWaterMark: 1 << 20 });
-    const gz = raw.pipe(createGunzip());
-    raw.on('error', (e) => gz.destroy(e));
-    this.pending = Buffer.alloc(0);
-    this.pos = 0;
-    this.it = gz[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  }
-
-  take(start: number, end: number): Promise<Buffer> {
-    const run = this.chain.then(async () => {
-      // A range behind the stream (a retry after its bytes were released): decompress again from the start.
-      if (!this.it || start < this.pos) {
-        await this.it?.return?.();
-        this.open();
-      }
-      const it = this.it!;
-      const parts: Buffer[] = [];
-      while (this.pos < end) {
-        if (this.pending.length === 0) {
-          const r = await it.next();
-          if (r.done) break;
-          this.pending = r.value;
-        }
-        const from = Math.max(start - this.pos, 0);
-        const to = Math.min(end - this.pos, this.pending.length);
-        if (to > from) parts.push(this.pending.subarray(from, to));
-        this.pending = this.pending.subarray(to);
-        this.pos += to;
-      }
-      return Buffer.concat(parts);
-    });
-    this.chain = run.catch(() => {});
-    return run;
-  }
 }
