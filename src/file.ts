@@ -16,6 +16,7 @@ import { copyBatch, copyOn, describeCopyError, tagBatch, type BatchSource } from
 import { withClient, inTransaction } from './db.js';
 import { LoaderError, adviceFor, classifyError, sqlStateOf } from './errors.js';
 import { BatchFeed } from './feed.js';
+import { batchIndexDdl, LandedMerge, mergesAsLanded, NotMerged } from './landed.js';
 import { BATCH_COL, ORD_COL, copySql, mergeSql, stagingDdl, type FileColumn } from './merge.js';
 import type { ParquetPool } from './parquet/pool.js';
 import type { ParquetStats } from './parquet/source.js';
@@ -47,6 +48,8 @@ export interface FileResult {
   binarySubBatches?: number;
   /** CSV: sub-batches COPYed as the record scan converted them (Route.scanConverts), not converted again */
   scanConverted?: number;
+  /** staging path: merged sub-batch by sub-batch as they landed (src/landed.ts), not in one statement at the end */
+  mergedAsLanded?: boolean;
   /** Parquet files: COPY encoding, row groups, decodes in flight at once */
   parquet?: ParquetStats;
   /** --archive-dir / --error-dir: where the file was moved, or why it could not be */
@@ -177,6 +180,7 @@ export async function loadFile(
   const signal = fileAbort.signal;
   let held: BatchSource[] = []; // released in finally: a failed file gives back the memory budget it holds
   let feed: BatchFeed | undefined;
+  let landed: LandedMerge | undefined;
   try {
     const prep = await prepare(ctx, path, res, signal);
     // CSV: the sub-batches arrive as the scan cuts them (sources grows until feed.end()); Parquet: all known. Set
@@ -308,7 +312,9 @@ export async function loadFile(
       return { result: finish(res, started) };
     }
 
-    // Staging path: create, COPY sub-batches in parallel, verify, merge + audit in one transaction.
+    // Staging path: create, COPY sub-batches in parallel, verify, merge + audit in one transaction; the merge runs
+    // sub-batch by sub-batch as they land when it can (src/landed.ts), else once the last one has.
+    const asLanded = target.mode !== 'replace' && mergesAsLanded(target, prep.columns, target.mode);
     let startTime = '';
     await withRetry(
       (attempt) =>
@@ -317,6 +323,7 @@ export async function loadFile(
           if (attempt > 1) await c.query(`DROP TABLE IF EXISTS ${stagingSql}`);
           await c.query(stagingDdl(stagingSql, prep.columns));
           stagingCreated = true;
+          if (asLanded) await c.query(batchIndexDdl(stagingSql));
           startTime =
             (await c.query<{ t: string }>(`SELECT pg_postmaster_start_time()::text AS t`)).rows[0]?.t ?? '';
         }),
@@ -329,6 +336,55 @@ export async function loadFile(
       format: 'binary',
     });
     const counts = new Map<number, number>();
+    /** The checks, counts and audit row that end the merge transaction, whichever way it merged. */
+    const settle = async (
+      client: pg.ClientBase,
+      merged: { inserted: number; updated: number },
+    ): Promise<void> => {
+      res.rowsInserted = merged.inserted;
+      res.rowsUpdated = merged.updated;
+      res.rowsRejected = rejects.size;
+      res.rowsSkipped = res.rowsRead - res.rowsInserted - res.rowsUpdated - res.rowsRejected;
+      await ensureUnchanged(path, prep.detected);
+      res.status = 'succeeded';
+      await insertAudit(client, target.schema, audit());
+      await client.query(`DROP TABLE ${stagingSql}`);
+    };
+    const loaded = async (): Promise<FileResult> => {
+      await writeRejects(ctx, path, rejects, prep);
+      log.info(
+        {
+          file: path,
+          inserted: res.rowsInserted,
+          updated: res.rowsUpdated,
+          skipped: res.rowsSkipped,
+          rejected: res.rowsRejected,
+        },
+        'loaded',
+      );
+      return finish(res, started);
+    };
+    /** Crash recovery empties UNLOGGED tables: after a restart or any retry, the sub-batches not whole in staging. */
+    const lostBatches = async (client: pg.ClientBase): Promise<number[]> => {
+      const now = (await client.query<{ t: string }>(`SELECT pg_postmaster_start_time()::text AS t`)).rows[0]
+        ?.t;
+      return now !== startTime || res.retries > 0 ? incompleteBatches(client, stagingSql, counts) : [];
+    };
+    landed = asLanded
+      ? new LandedMerge({
+          pool: ctx.pool,
+          target,
+          stagingSql,
+          columns: prep.columns,
+          mode: target.mode,
+          turn: () => ctx.mergeTurn(index),
+          finish: async (client, merged) => {
+            const lost = await lostBatches(client);
+            if (lost.length > 0) throw new NotMerged(`sub-batches ${lost.join(', ')} not whole in staging`);
+            await settle(client, merged);
+          },
+        })
+      : undefined;
     const copyOne = async (source: BatchSource): Promise<void> => {
       try {
         await source.load?.();
@@ -355,6 +411,7 @@ export async function loadFile(
               onRetry,
             });
         counts.set(source.batch.index, n);
+        landed?.land(source.batch.index);
         tallyFormat(res, source);
         source.release?.(true);
         progress?.done(source.batch);
@@ -389,21 +446,32 @@ export async function loadFile(
       };
     }
 
+    if (landed) {
+      landed.end(sources.length);
+      const merged = await landed.done;
+      const reason = landed.reason ?? '';
+      landed = undefined;
+      if (merged) {
+        stagingCreated = false;
+        res.mergedAsLanded = true;
+        return { result: await loaded() };
+      }
+      log.debug(
+        { file: path, reason: redact(reason, config.secrets) },
+        'merging as landed stopped: one merge now',
+      );
+    }
     await ctx.mergeTurn(index);
     const merge = mergeSql(target, stagingSql, prep.columns, target.mode);
     for (let round = 0; ; round++) {
       const lost = await withRetry(
         (attempt) =>
           withClient(ctx.pool, async (client) => {
-            if (attempt > 1 && (await auditExists(client, target.schema, loadId))) return []; // COMMIT had landed
+            // COMMIT had landed (a retry, or the merge as landed lost its connection at COMMIT)
+            if ((attempt > 1 || asLanded) && (await auditExists(client, target.schema, loadId))) return [];
             return inTransaction(client, async () => {
-              // Crash recovery empties UNLOGGED tables: after a restart or any retry, check every sub-batch is whole.
-              const now = (await client.query<{ t: string }>(`SELECT pg_postmaster_start_time()::text AS t`))
-                .rows[0]?.t;
-              if (now !== startTime || res.retries > 0) {
-                const missing = await incompleteBatches(client, stagingSql, counts);
-                if (missing.length > 0) return missing;
-              }
+              const missing = await lostBatches(client);
+              if (missing.length > 0) return missing;
               const merged = await mergeOrBisect(client, merge, {
                 target,
                 stagingSql,
@@ -419,14 +487,7 @@ export async function loadFile(
                   return { sent: order, locate: csvRecords(source.batch, await source.bytes(), quote) };
                 },
               });
-              res.rowsInserted = merged.inserted;
-              res.rowsUpdated = merged.updated;
-              res.rowsRejected = rejects.size;
-              res.rowsSkipped = res.rowsRead - res.rowsInserted - res.rowsUpdated - res.rowsRejected;
-              await ensureUnchanged(path, prep.detected);
-              res.status = 'succeeded';
-              await insertAudit(client, target.schema, audit());
-              await client.query(`DROP TABLE ${stagingSql}`);
+              await settle(client, merged);
               stagingCreated = false;
               return [];
             });
@@ -458,18 +519,7 @@ export async function loadFile(
         copyOne,
       );
     }
-    await writeRejects(ctx, path, rejects, prep);
-    log.info(
-      {
-        file: path,
-        inserted: res.rowsInserted,
-        updated: res.rowsUpdated,
-        skipped: res.rowsSkipped,
-        rejected: res.rowsRejected,
-      },
-      'loaded',
-    );
-    return { result: finish(res, started) };
+    return { result: await loaded() };
   } catch (caught) {
     if (caught instanceof SkipError) {
       res.status = 'skipped';
@@ -501,6 +551,8 @@ export async function loadFile(
     return { result: finish(res, started) };
   } finally {
     feed?.cancel();
+    // before the staging is dropped: the merge as landed holds it until it has rolled back
+    if (landed) await landed.stop();
     for (const s of held) s.release?.();
     ctx.signal.removeEventListener('abort', onRunAbort);
     if (claimed) await ctx.claims.releaseFile(target.oid, claimed);

@@ -61,25 +61,34 @@ export interface StagingRange {
   to: readonly [number, number];
 }
 
+/** A sub-batch number or ordinal, checked, as SQL text. */
+export function batchNumber(x: number): string {
+  if (!Number.isSafeInteger(x)) throw new RangeError(`not an integer: ${x}`);
+  return String(x);
+}
+
 export function rangeFilter(r: StagingRange): string {
-  const n = (x: number): string => {
-    if (!Number.isSafeInteger(x)) throw new RangeError(`not an integer: ${x}`);
-    return String(x);
-  };
+  const n = batchNumber;
   const row = `(${quoteIdent(BATCH_COL)}, ${quoteIdent(ORD_COL)})`;
   return `${row} >= (${n(r.from[0])}, ${n(r.from[1])}) AND ${row} <= (${n(r.to[0])}, ${n(r.to[1])})`;
 }
 
-/** The merge statement of one file's staging into the target. `replace` merges like upsert when there is a key
- * (the later file wins) and like append otherwise, after the run has emptied the target. */
+/** The merge statement of one file's staging into the target, or of a range of its rows, or of one sub-batch (a
+ * number: src/landed.ts). `replace` merges like upsert when there is a key (the later file wins) and like append
+ * otherwise, after the run has emptied the target. */
 export function mergeSql(
   target: Target,
   stagingSql: string,
   columns: FileColumn[],
   mode: Mode,
-  range?: StagingRange,
+  range?: StagingRange | number,
 ): string {
-  const from = range ? `${stagingSql} WHERE ${rangeFilter(range)}` : stagingSql;
+  const from =
+    range === undefined
+      ? stagingSql
+      : typeof range === 'number'
+        ? `${stagingSql} WHERE ${quoteIdent(BATCH_COL)} = ${batchNumber(range)}`
+        : `${stagingSql} WHERE ${rangeFilter(range)}`;
   const loaded = columns.filter((c): c is FileColumn & { target: Column } => c.target !== undefined);
   // An empty file (0 bytes: no header, no records) has no columns and nothing to merge, whatever the mode.
   if (loaded.length === 0) return `SELECT 0::int8 AS inserted, 0::int8 AS updated`;

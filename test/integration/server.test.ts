@@ -42,7 +42,7 @@ describe.each(['SIGINT', 'SIGQUIT'] as const)('a server restart mid-run (%s)', (
   it('is retried through; every file lands exactly once or not at all, and the exit code says which', async () => {
     const table = `restart_${signal.toLowerCase()}`;
     await admin(`CREATE TABLE ${table} (id int, v text)`); // no key: a doubled row would show
-    const n = 30_000;
+    const n = 60_000; // long enough that the restart lands mid-run on a loaded machine
     const files = await Promise.all([0, 1, 2].map((f) => dir.write(`${table}/f${f}.csv`, body(f, n))));
     const run = runCli(
       [

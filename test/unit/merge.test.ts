@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import type { Column, Target } from '../../src/catalog.js';
 import { BATCH_COL, ORD_COL, copySql, mergeSql, stagingDdl, type FileColumn } from '../../src/merge.js';
+import { batchIndexDdl, boundsSql, mergesAsLanded } from '../../src/landed.js';
 
 function col(name: string, extra: Partial<Column> = {}): Column {
   return { name, type: 'text', notNull: false, hasDefault: false, generated: false, identity: '', ...extra };
@@ -192,5 +193,34 @@ describe('mergeSql', () => {
     expect(sql).toContain('DISTINCT ON ("id")');
     expect(sql).toContain('AS inserted');
     expect(sql).toContain('AS updated');
+  });
+});
+
+describe('the merge as sub-batches land (src/landed.ts)', () => {
+  const t = target([id, name, amount], ['id']);
+  const cols = [fc(id), fc(name), fc(amount)];
+
+  it('merges one sub-batch by its number, the same statement otherwise', () => {
+    const one = oneLine(mergeSql(t, STG, cols, 'upsert', 7));
+    expect(one).toContain(`FROM ${STG} WHERE "${BATCH_COL}" = 7 ORDER BY "id", "${BATCH_COL}" DESC`);
+    expect(one.replace(` WHERE "${BATCH_COL}" = 7`, '')).toBe(oneLine(mergeSql(t, STG, cols, 'upsert')));
+    expect(() => mergeSql(t, STG, cols, 'upsert', 1.5)).toThrow(RangeError);
+  });
+
+  it('goes on for append and a one-column key the file loads; never for replace', () => {
+    expect(mergesAsLanded(t, cols, 'upsert')).toBe(true);
+    expect(mergesAsLanded(t, cols, 'insert-only')).toBe(true);
+    expect(mergesAsLanded(t, cols, 'replace')).toBe(false);
+    expect(mergesAsLanded(target([id, name], undefined), [fc(id)], 'append')).toBe(true);
+    expect(mergesAsLanded(target([id, name], ['id', 'Full "Name"']), cols, 'upsert')).toBe(false);
+    expect(mergesAsLanded(target([id, name], ['Full "Name"']), [fc(id)], 'upsert')).toBe(false);
+  });
+
+  it('checks the smallest key of a sub-batch against the largest merged, on the server, in the key type', () => {
+    const sql = boundsSql(STG, 'Full "Name"', 'character varying(20)', 3);
+    expect(sql).toContain(`min("Full ""Name""") > CAST($1::text AS character varying(20))`);
+    expect(sql).toContain(`COALESCE(max("Full ""Name""")::text, $1::text) AS hi`);
+    expect(sql).toContain(`WHERE "${BATCH_COL}" = 3`);
+    expect(batchIndexDdl(STG)).toBe(`CREATE INDEX ON ${STG} ("${BATCH_COL}")`);
   });
 });

@@ -1,0 +1,143 @@
+// Merging a file's staging into the target sub-batch by sub-batch, as each one lands, in its own transaction open
+// alongside the COPYs (one more connection), instead of in one statement once the last one has landed: on 2 cores
+// the merge (one backend, CPU-bound) then runs while the COPYs and the conversions use the other core.
+//
+// The same result as the one merge, or nothing: it merges sub-batch k only after 0..k-1, so a later occurrence of a
+// key still wins; and with a key it goes on only while each sub-batch's smallest key is above every key merged
+// before (a file sorted by its key: the common export), so no key is met twice (the inserted and updated counts
+// stay exact) and the rows are locked in key order over the whole file, as the one sorted merge locks them (two
+// loaders upserting overlapping keys cannot deadlock). Any other outcome (a key out of order, a constraint
+// error, a lost connection, the file changed) rolls it all back and the one merge runs as before, which meets the
+// same error and deals with it as it always did: this path only ever saves time.
+import type pg from 'pg';
+import { inTransaction, withClient } from './db.js';
+import type { Mode } from './config.js';
+import type { Target } from './catalog.js';
+import { BATCH_COL, batchNumber, mergeSql, type FileColumn } from './merge.js';
+import { quoteIdent } from './sql.js';
+
+/** The staging index the per-sub-batch merges read by (created with the staging table). */
+export function batchIndexDdl(stagingSql: string): string {
+  return `CREATE INDEX ON ${stagingSql} (${quoteIdent(BATCH_COL)})`;
+}
+
+/** Whether a file's staging can be merged as it lands: not replace (its merges wait for the run's transaction);
+ * with a key, only a one-column key the file loads (the order check compares one value). */
+export function mergesAsLanded(target: Target, columns: FileColumn[], mode: Mode): boolean {
+  if (mode === 'replace') return false;
+  if (mode === 'append') return true;
+  return target.key?.length === 1 && columns.some((c) => c.target?.name === target.key![0]);
+}
+
+/** The order check of one sub-batch: its smallest key above the largest merged so far (text, NULL at first), and
+ * its largest as text for the next check. An empty sub-batch passes and keeps the previous largest. */
+export function boundsSql(stagingSql: string, keyStaging: string, keyType: string, batch: number): string {
+  const k = quoteIdent(keyStaging);
+  return (
+    `SELECT (min(${k}) IS NULL OR $1::text IS NULL OR min(${k}) > CAST($1::text AS ${keyType})) AS ok, ` +
+    `COALESCE(max(${k})::text, $1::text) AS hi FROM ${stagingSql} WHERE ${quoteIdent(BATCH_COL)} = ${batchNumber(batch)}`
+  );
+}
+
+export interface LandedJob {
+  pool: pg.Pool;
+  target: Target;
+  stagingSql: string;
+  columns: FileColumn[];
+  mode: Mode;
+  /** resolves when this file may merge (every earlier file has finished) */
+  turn: () => Promise<void>;
+  /** after the last sub-batch, in the transaction: the checks, the counts, the audit row, the staging dropped */
+  finish: (client: pg.PoolClient, merged: { inserted: number; updated: number }) => Promise<void>;
+}
+
+const END = -1;
+
+/** Not an error: the merge as landed stopped (out of order, or the file is failing) and left nothing behind. */
+export class NotMerged extends Error {}
+
+export class LandedMerge {
+  private readonly landed = new Set<number>();
+  private total: number | undefined;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  /** resolves true once committed; false when it rolled back (the one merge then runs) */
+  readonly done: Promise<boolean>;
+  /** why it rolled back, for the log */
+  reason: string | undefined;
+
+  constructor(private readonly job: LandedJob) {
+    this.done = this.run().then(
+      () => true,
+      (err: Error) => {
+        this.reason = err instanceof NotMerged ? err.message : `${err.message}`;
+        return false;
+      },
+    );
+  }
+
+  /** sub-batch `b` is in staging, committed */
+  land(b: number): void {
+    this.landed.add(b);
+    this.wake?.();
+  }
+
+  /** every sub-batch has landed: `total` of them */
+  end(total: number): void {
+    this.total = total;
+    this.wake?.();
+  }
+
+  /** the file is failing: roll back and let go of the connection */
+  stop(): Promise<boolean> {
+    this.stopped = true;
+    this.wake?.();
+    return this.done;
+  }
+
+  private async next(k: number): Promise<number> {
+    for (;;) {
+      if (this.stopped) throw new NotMerged('stopped');
+      if (this.landed.has(k)) return k;
+      if (this.total !== undefined) {
+        if (k >= this.total) return END;
+        throw new NotMerged(`sub-batch ${k} never landed`);
+      }
+      await new Promise<void>((r) => (this.wake = r));
+    }
+  }
+
+  private async run(): Promise<void> {
+    const { job } = this;
+    await job.turn();
+    if (this.stopped) throw new NotMerged('stopped');
+    const key =
+      job.mode === 'append' ? undefined : job.columns.find((c) => c.target?.name === job.target.key![0]);
+    await withClient(job.pool, (client) =>
+      inTransaction(client, async () => {
+        const merged = { inserted: 0, updated: 0 };
+        let hi: string | null = null;
+        for (let k = 0; ; k++) {
+          if ((await this.next(k)) === END) break;
+          if (key) {
+            const b: pg.QueryResult<{ ok: boolean | null; hi: string | null }> = await client.query(
+              boundsSql(job.stagingSql, key.stagingName, key.target!.type, k),
+              [hi],
+            );
+            const row = b.rows[0];
+            if (row?.ok !== true)
+              throw new NotMerged(`sub-batch ${k}'s keys do not all follow the earlier ones`);
+            hi = row.hi;
+          }
+          const { rows } = await client.query<{ inserted: string; updated: string }>(
+            mergeSql(job.target, job.stagingSql, job.columns, job.mode, k),
+          );
+          merged.inserted += Number(rows[0]?.inserted ?? 0);
+          merged.updated += Number(rows[0]?.updated ?? 0);
+        }
+        if (this.stopped) throw new NotMerged('stopped');
+        await job.finish(client, merged);
+      }),
+    );
+  }
+}

@@ -1,0 +1,150 @@
+// The staging path's merge as the sub-batches land (src/landed.ts): a file whose key rises through it is merged
+// sub-batch by sub-batch while the others COPY, with the same rows, counts and audit row as the one merge; any
+// other file (a key out of order, a constraint error, a failing sub-batch) falls back to the one merge or fails as
+// before, with nothing of it left in the target and no staging table behind.
+import { describe, expect, it } from 'vitest';
+import { auditRows } from '../helpers.js';
+import { useEnv, type LoadResult } from './support.js';
+
+const env = useEnv('landed');
+
+function ok(r: LoadResult): LoadResult['files'][number] {
+  expect(r.exitCode, JSON.stringify(r.files[0]?.error)).toBe(0);
+  return r.files[0]!;
+}
+
+/** id,v records: v names the file's tag, the id and the record's place in the file. */
+const keyed = (name: string, tag: string, ids: (number | string)[]) =>
+  env.dir.write(name, 'id,v\n' + ids.map((i, k) => `${i},${tag}${i}.${k}\n`).join(''));
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+async function counts(file: string): Promise<number[]> {
+  const [a] = (await auditRows(env.db)).filter((x) => x.file_path === file);
+  return [a?.rows_read, a?.rows_inserted, a?.rows_updated, a?.rows_skipped].map(Number);
+}
+
+const stagingLeft = () => env.num(`SELECT count(*) FROM pg_tables WHERE tablename LIKE 'loader_stg%'`);
+
+describe('merging as the sub-batches land', () => {
+  it('merges a file whose key rises: the last occurrence wins, the counts are exact', async () => {
+    await env.db.query('CREATE TABLE up_rise (id bigint PRIMARY KEY, v text)');
+    await env.db.query(`INSERT INTO up_rise SELECT i, 'old' || i FROM generate_series(2, 400, 2) i`);
+    // 1..300, with 146 twice in a row (in one sub-batch of 10: records 145 and 146, 0-based)
+    const ids = [...range(1, 146), 146, ...range(147, 300)];
+    const f = await keyed('rise.csv', 'r', ids);
+    for (const copyFormat of ['auto', 'text'] as const) {
+      const r = ok(
+        await env.load('up_rise', [f], { batchSize: 10, internalConcurrency: 2, copyFormat, force: true }),
+      );
+      expect(r.mergedAsLanded, copyFormat).toBe(true);
+      expect(r.subBatches).toBe(31);
+    }
+    const audits = (await auditRows(env.db)).filter((x) => x.file_path === f);
+    // first load: 150 new odd keys, 150 even keys updated, the repeated 146 skipped; the second: all 300 updated
+    expect(
+      audits.map((a) => [a.rows_read, a.rows_inserted, a.rows_updated, a.rows_skipped].map(Number)),
+    ).toEqual([
+      [301, 150, 150, 1],
+      [301, 0, 300, 1],
+    ]);
+    expect(await env.num('SELECT count(*) FROM up_rise')).toBe(350);
+    const v = await env.rows<{ id: string; v: string }>(
+      'SELECT id, v FROM up_rise WHERE id IN (1, 146, 147, 300, 302) ORDER BY id',
+    );
+    expect(v.map((x) => x.v)).toEqual(['r1.0', 'r146.146', 'r147.147', 'r300.300', 'old302']);
+    expect(await stagingLeft()).toBe(0);
+  });
+
+  it('falls back to the one merge when a key comes back in a later sub-batch, with the same result', async () => {
+    await env.db.query('CREATE TABLE up_back (id bigint PRIMARY KEY, v text)');
+    await env.db.query(`INSERT INTO up_back SELECT i, 'old' || i FROM generate_series(1, 100, 3) i`);
+    // 1..100 rising, then 5 and 60 again: the later occurrence wins
+    const f = await keyed('back.csv', 'b', [...range(1, 100), 5, 60]);
+    const r = ok(await env.load('up_back', [f], { batchSize: 10, internalConcurrency: 2 }));
+    expect(r.mergedAsLanded).toBeUndefined();
+    expect(await counts(f)).toEqual([102, 66, 34, 2]);
+    expect(
+      (await env.rows<{ v: string }>('SELECT v FROM up_back WHERE id IN (5, 60, 61) ORDER BY id')).map(
+        (x) => x.v,
+      ),
+    ).toEqual(['b5.100', 'b60.101', 'b61.60']);
+    expect(await env.num('SELECT count(*) FROM up_back')).toBe(100);
+  });
+
+  it('falls back for a key falling through the file and for text keys out of order', async () => {
+    await env.db.query('CREATE TABLE up_fall (id bigint PRIMARY KEY, v text)');
+    const f = await keyed('fall.csv', 'f', range(1, 50).reverse());
+    const r = ok(await env.load('up_fall', [f], { batchSize: 7 }));
+    expect(r.mergedAsLanded).toBeUndefined();
+    expect(await counts(f)).toEqual([50, 50, 0, 0]);
+    // text keys: rising as the server compares them ('k10' < 'k9'), so the order check is the server's
+    await env.db.query('CREATE TABLE up_text (id text PRIMARY KEY, v text)');
+    const rising = range(100, 199).map((i) => `k${i}`);
+    const t1 = await keyed('text_rise.csv', 't', rising);
+    expect(ok(await env.load('up_text', [t1], { batchSize: 9 })).mergedAsLanded).toBe(true);
+    const t2 = await keyed('text_mixed.csv', 'u', [...rising.slice(50), 'k2', ...rising.slice(0, 50)]);
+    const r2 = ok(await env.load('up_text', [t2], { batchSize: 9 }));
+    expect(r2.mergedAsLanded).toBeUndefined();
+    expect(await counts(t2)).toEqual([101, 1, 100, 0]);
+    expect(await env.num(`SELECT count(*) FROM up_text WHERE v LIKE 'u%'`)).toBe(101);
+  });
+
+  it('merges insert-only and staged appends as they land', async () => {
+    await env.db.query('CREATE TABLE ins_only (id int PRIMARY KEY, v text)');
+    await env.db.query(`INSERT INTO ins_only VALUES (5, 'keep'), (70, 'keep')`);
+    const f = await keyed('ins.csv', 'i', range(1, 80));
+    const r = ok(await env.load('ins_only', [f], { batchSize: 8, mode: 'insert-only' }));
+    expect(r.mergedAsLanded).toBe(true);
+    expect(await counts(f)).toEqual([80, 78, 0, 2]);
+    expect(await env.num(`SELECT count(*) FROM ins_only WHERE v = 'keep'`)).toBe(2);
+    await env.db.query('CREATE TABLE app_staged (id int, v text)');
+    const a = await keyed('app.csv', 'a', [3, 1, 2, ...range(10, 60), 1]);
+    const ra = ok(await env.load('app_staged', [a], { batchSize: 6, direct: false }));
+    expect(ra.mergedAsLanded).toBe(true);
+    expect(await counts(a)).toEqual([55, 55, 0, 0]);
+    expect(await env.num('SELECT count(*) FROM app_staged WHERE id = 1')).toBe(2);
+  });
+
+  it('later files win in a run of several, each merged as it lands, in sorted path order', async () => {
+    await env.db.query('CREATE TABLE up_two (id int PRIMARY KEY, v text)');
+    const a = await keyed('two_a.csv', 'a', range(1, 200));
+    const b = await keyed('two_b.csv', 'b', range(101, 300));
+    const r = await env.load('up_two', [b, a], { batchSize: 10, concurrency: 2, internalConcurrency: 2 });
+    expect(r.exitCode).toBe(0);
+    expect(r.files.map((x) => x.mergedAsLanded)).toEqual([true, true]);
+    expect(await counts(a)).toEqual([200, 200, 0, 0]);
+    expect(await counts(b)).toEqual([200, 100, 100, 0]);
+    expect(await env.num(`SELECT count(*) FROM up_two WHERE v LIKE 'b%'`)).toBe(200);
+    expect(await env.num('SELECT count(*) FROM up_two')).toBe(300);
+  });
+
+  it('a constraint refusing a row of a late sub-batch: abort-file leaves nothing, reject-rows sets it aside', async () => {
+    await env.db.query("CREATE TABLE up_check (id int PRIMARY KEY, v text CHECK (v <> 'c77.76'))");
+    await env.db.query(`INSERT INTO up_check VALUES (1, 'old')`);
+    const f = await keyed('check.csv', 'c', range(1, 120));
+    const r = await env.load('up_check', [f], { batchSize: 10 });
+    expect(r.exitCode).toBe(1);
+    expect(r.files[0]?.error?.code).toBe('DATA');
+    expect(r.files[0]?.error?.line).toBe(78);
+    expect(await env.rows('SELECT id, v FROM up_check')).toEqual([{ id: 1, v: 'old' }]);
+    const rr = ok(await env.load('up_check', [f], { batchSize: 10, onError: 'reject-rows' }));
+    expect(rr.rowsRejected).toBe(1);
+    expect(await env.num('SELECT count(*) FROM up_check')).toBe(119);
+    expect(await stagingLeft()).toBe(0);
+  });
+
+  it('a bad record in a late sub-batch fails the file with nothing merged and no staging left', async () => {
+    await env.db.query('CREATE TABLE up_bad (id int PRIMARY KEY, v text)');
+    const ids: (number | string)[] = range(1, 200);
+    ids[150] = 'x151';
+    const f = await keyed('bad.csv', 'x', ids);
+    const r = await env.load('up_bad', [f], { batchSize: 10, internalConcurrency: 2 });
+    expect(r.exitCode).toBe(1);
+    expect(r.files[0]?.error?.line).toBe(152);
+    expect(await env.num('SELECT count(*) FROM up_bad')).toBe(0);
+    expect(await stagingLeft()).toBe(0);
+    const [a] = (await auditRows(env.db)).filter((x) => x.file_path === f);
+    expect(a?.status).toBe('failed');
+  });
+});
