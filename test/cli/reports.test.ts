@@ -153,12 +153,16 @@ describe('progress', () => {
     'on a terminal: a live display redrawn in place, coloured unless NO_COLOR',
     async () => {
       await db.query('CREATE TABLE pt (id int, name text, amount numeric)');
+      // longer than `big`: a load of it can end (0.3 s) before the 200 ms redraw shows any progress
+      const n = 1_000_000;
+      const rows = Array.from({ length: n }, (_, i) => `${i},name ${i},${i % 1000}.5`);
+      const bigger = await dir.write('big/bigger.csv', `id,name,amount\n${rows.join('\n')}\n`);
       const tty = (table: string, extra: NodeJS.ProcessEnv) =>
         execFileSync(
           'script',
           [
             '-qec',
-            `"${process.execPath}" "${CLI}" --dsn '${db.dsn}' --table ${table} --batch-size 20000 --force '${big}'`,
+            `"${process.execPath}" "${CLI}" --dsn '${db.dsn}' --table ${table} --batch-size 20000 --force '${bigger}'`,
             '/dev/null',
           ],
           {
@@ -176,7 +180,7 @@ describe('progress', () => {
       expect(plain).toContain('\x1b[J');
       expect(plain).not.toContain('\x1b[32m');
       expect(plain).toMatch(/\[[#-]+\] +\d+%/);
-      expect(await db.query('SELECT count(*)::int AS n FROM pt')).toEqual([{ n: 300_000 }]);
+      expect(await db.query('SELECT count(*)::int AS n FROM pt')).toEqual([{ n: 2 * n }]);
     },
   );
 });
