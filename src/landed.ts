@@ -61,6 +61,7 @@ export class LandedMerge {
   private total: number | undefined;
   private stopped = false;
   private wake: (() => void) | undefined;
+  private halt: (() => void) | undefined;
   /** resolves true once committed; false when it rolled back (the one merge then runs) */
   readonly done: Promise<boolean>;
   /** why it rolled back, for the log */
@@ -70,7 +71,7 @@ export class LandedMerge {
     this.done = this.run().then(
       () => true,
       (err: Error) => {
-        this.reason = err instanceof NotMerged ? err.message : `${err.message}`;
+        this.reason = err.message;
         return false;
       },
     );
@@ -92,6 +93,7 @@ export class LandedMerge {
   stop(): Promise<boolean> {
     this.stopped = true;
     this.wake?.();
+    this.halt?.();
     return this.done;
   }
 
@@ -109,7 +111,8 @@ export class LandedMerge {
 
   private async run(): Promise<void> {
     const { job } = this;
-    await job.turn();
+    // a failing file does not wait for the files before it to finish
+    await Promise.race([job.turn(), new Promise<void>((r) => (this.halt = r))]);
     if (this.stopped) throw new NotMerged('stopped');
     const key =
       job.mode === 'append' ? undefined : job.columns.find((c) => c.target?.name === job.target.key![0]);
