@@ -119,7 +119,7 @@ function program(): Command {
     .option('--direct', 'append: COPY straight into the table, one stream per file, no staging (the default)')
     .option(
       '--no-direct',
-      'append through a staging table: --internal-concurrency sub-batches of a file COPY at once, then one INSERT ... SELECT',
+      'append through a staging table: --internal-concurrency sub-batches of a file COPY at once, merged by INSERT ... SELECT as they land',
     )
     .addOption(
       new Option(
