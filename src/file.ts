@@ -314,7 +314,7 @@ export async function loadFile(
 
     // Staging path: create, COPY sub-batches in parallel, verify, merge + audit in one transaction; the merge runs
     // sub-batch by sub-batch as they land when it can (src/landed.ts), else once the last one has.
-    const asLanded = target.mode !== 'replace' && mergesAsLanded(target, prep.columns, target.mode);
+    const asLanded = mergesAsLanded(target, prep.columns, target.mode);
     let startTime = '';
     await withRetry(
       (attempt) =>

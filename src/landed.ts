@@ -21,12 +21,16 @@ export function batchIndexDdl(stagingSql: string): string {
   return `CREATE INDEX ON ${stagingSql} (${quoteIdent(BATCH_COL)})`;
 }
 
+/** The file column of a one-column key, the one whose order the merge as landed checks. */
+function orderKey(target: Target, columns: FileColumn[]): FileColumn | undefined {
+  return target.key?.length === 1 ? columns.find((c) => c.target?.name === target.key![0]) : undefined;
+}
+
 /** Whether a file's staging can be merged as it lands: not replace (its merges wait for the run's transaction);
  * with a key, only a one-column key the file loads (the order check compares one value). */
 export function mergesAsLanded(target: Target, columns: FileColumn[], mode: Mode): boolean {
   if (mode === 'replace') return false;
-  if (mode === 'append') return true;
-  return target.key?.length === 1 && columns.some((c) => c.target?.name === target.key![0]);
+  return mode === 'append' || orderKey(target, columns) !== undefined;
 }
 
 /** The order check of one sub-batch: its smallest key above the largest merged so far (text, NULL at first), and
@@ -50,8 +54,6 @@ export interface LandedJob {
   /** after the last sub-batch, in the transaction: the checks, the counts, the audit row, the staging dropped */
   finish: (client: pg.PoolClient, merged: { inserted: number; updated: number }) => Promise<void>;
 }
-
-const END = -1;
 
 /** Not an error: the merge as landed stopped (out of order, or the file is failing) and left nothing behind. */
 export class NotMerged extends Error {}
@@ -97,12 +99,13 @@ export class LandedMerge {
     return this.done;
   }
 
-  private async next(k: number): Promise<number> {
+  /** true once sub-batch k has landed, false when there is none (every one has been merged) */
+  private async next(k: number): Promise<boolean> {
     for (;;) {
       if (this.stopped) throw new NotMerged('stopped');
-      if (this.landed.has(k)) return k;
+      if (this.landed.has(k)) return true;
       if (this.total !== undefined) {
-        if (k >= this.total) return END;
+        if (k >= this.total) return false;
         throw new NotMerged(`sub-batch ${k} never landed`);
       }
       await new Promise<void>((r) => (this.wake = r));
@@ -114,14 +117,12 @@ export class LandedMerge {
     // a failing file does not wait for the files before it to finish
     await Promise.race([job.turn(), new Promise<void>((r) => (this.halt = r))]);
     if (this.stopped) throw new NotMerged('stopped');
-    const key =
-      job.mode === 'append' ? undefined : job.columns.find((c) => c.target?.name === job.target.key![0]);
+    const key = job.mode === 'append' ? undefined : orderKey(job.target, job.columns);
     await withClient(job.pool, (client) =>
       inTransaction(client, async () => {
         const merged = { inserted: 0, updated: 0 };
         let hi: string | null = null;
-        for (let k = 0; ; k++) {
-          if ((await this.next(k)) === END) break;
+        for (let k = 0; await this.next(k); k++) {
           if (key) {
             const b: pg.QueryResult<{ ok: boolean | null; hi: string | null }> = await client.query(
               boundsSql(job.stagingSql, key.stagingName, key.target!.type, k),

@@ -2,6 +2,8 @@
 // sub-batch by sub-batch while the others COPY, with the same rows, counts and audit row as the one merge; any
 // other file (a key out of order, a constraint error, a failing sub-batch) falls back to the one merge or fails as
 // before, with nothing of it left in the target and no staging table behind.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { auditRows } from '../helpers.js';
 import { useEnv, type LoadResult } from './support.js';
@@ -128,8 +130,10 @@ describe('merging as the sub-batches land', () => {
     expect(r.files[0]?.error?.code).toBe('DATA');
     expect(r.files[0]?.error?.line).toBe(78);
     expect(await env.rows('SELECT id, v FROM up_check')).toEqual([{ id: 1, v: 'old' }]);
-    const rr = ok(await env.load('up_check', [f], { batchSize: 10, onError: 'reject-rows' }));
+    const rejectsDir = join(env.dir.path, 'rejects');
+    const rr = ok(await env.load('up_check', [f], { batchSize: 10, onError: 'reject-rows', rejectsDir }));
     expect(rr.rowsRejected).toBe(1);
+    expect(await readFile(join(rejectsDir, 'check.csv.rejects.csv'), 'utf8')).toBe('id,v\n77,c77.76\n');
     expect(await env.num('SELECT count(*) FROM up_check')).toBe(119);
     expect(await stagingLeft()).toBe(0);
   });
