@@ -8,10 +8,16 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { threadId, type MessagePort } from 'node:worker_threads';
-import type { Data, RecordBatch, Table } from 'apache-arrow';
-import { wasmMemory, type ParquetFile, type RecordBatch as WasmBatch } from 'parquet-wasm';
+import type { Data, RecordBatch, Schema, Table } from 'apache-arrow';
+import {
+  wasmMemory,
+  type FFIData,
+  type ParquetFile,
+  type RecordBatch as WasmBatch,
+} from 'parquet-wasm';
 import { arrow } from '../src/parquet/arrow.js';
 import { BinaryEncoder, EncodeError } from '../src/parquet/binary.js';
+import { importBatch } from '../src/parquet/ffi.js';
 import type { ColumnPlan } from '../src/parquet/mapping.js';
 import { openParquet, readFooter, type Footer } from '../src/parquet/schema.js';
 import { CsvEncoder } from '../src/parquet/text.js';
@@ -108,7 +114,7 @@ export async function plan(task: ParquetPlanTask): Promise<ParquetPlanResult> {
   }
   const sha256 = hash.digest('hex');
   try {
-    const file = await openCached(task.path); // kept open: this thread likely decodes the file's first row group
+    const { file } = await openCached(task.path); // kept open: this thread likely decodes the file's first row group
     return { ok: true, sha256, fileBytes, footer: readFooter(file) };
   } catch (err) {
     closeCached();
@@ -118,16 +124,17 @@ export async function plan(task: ParquetPlanTask): Promise<ParquetPlanResult> {
 
 /** The thread's open file: a file's row groups mostly come to the same few threads, and opening one parses its
  * footer again (about 15 ms). Keyed by size and mtime too, so a rewritten file is opened afresh. */
-let open: { key: string; file: ParquetFile } | undefined;
+let open: { key: string; file: ParquetFile; schema: () => Schema } | undefined;
 
-async function openCached(path: string): Promise<ParquetFile> {
+async function openCached(path: string): Promise<{ file: ParquetFile; schema: () => Schema }> {
   const st = await stat(path);
   const key = `${path}\0${st.size}\0${st.mtimeMs}`;
-  if (open?.key === key) return open.file;
+  if (open?.key === key) return open;
   closeCached();
   const file = await openParquet(path);
-  open = { key, file };
-  return file;
+  let schema: Schema | undefined;
+  open = { key, file, schema: () => (schema ??= arrow.tableFromIPC(file.schema().intoIPCStream()).schema) };
+  return open;
 }
 
 function closeCached(): void {
@@ -137,7 +144,7 @@ function closeCached(): void {
 
 /** The range's rows as an Arrow table (one record batch: batchSize = the range). */
 async function readSlice(task: DecodeTask): Promise<Table> {
-  const file = await openCached(task.path);
+  const { file } = await openCached(task.path);
   const table = await file.read({
     rowGroups: [task.rowGroup],
     offset: task.offset,
@@ -147,20 +154,43 @@ async function readSlice(task: DecodeTask): Promise<Table> {
   return arrow.tableFromIPC(table.intoIPCStream()); // intoIPCStream consumes (frees) the wasm table
 }
 
-/** The range's rows as record batches of `cut` rows, read as a stream: the group is decompressed once, and each
- * batch's Arrow bytes can go once it is encoded (measured on the bench's groups: the CPU of one read() of the
- * group, with about 70 MB of wasm heap instead of 97). */
-async function streamSlice(task: DecodeTask, cut: number): Promise<AsyncIterable<RecordBatch>> {
-  const file = await openCached(task.path);
+/** The range's rows as parquet-wasm record batches of `cut` rows, read as a stream: the group is decompressed
+ * once, and each batch's memory can go once it is encoded (measured on the bench's groups: the CPU of one read()
+ * of the group, with about 70 MB of wasm heap instead of 97). */
+async function streamSlice(
+  task: DecodeTask,
+  cut: number,
+): Promise<{ batches: AsyncIterable<WasmBatch>; schema: Schema }> {
+  const { file, schema } = await openCached(task.path);
   const stream = (await file.stream({
     rowGroups: [task.rowGroup],
     offset: task.offset,
     limit: task.limit,
     batchSize: cut,
   })) as ReadableStream<WasmBatch> & AsyncIterable<WasmBatch>;
-  return (async function* () {
-    for await (const b of stream) yield* arrow.tableFromIPC(b.intoIPCStream()).batches; // frees the wasm batch
-  })();
+  return { batches: stream, schema: schema() };
+}
+
+/** A wasm batch as an Arrow JS batch: its buffers viewed in the wasm memory (ffi.ts), or, for what that does not
+ * read, through an IPC stream copied out. The views die with `free()` or any wasm call that grows the memory, so
+ * the caller uses the batch and frees it before it next awaits. */
+function importWasm(b: WasmBatch, schema: Schema): { batches: RecordBatch[]; free: () => void } {
+  let ffi: FFIData | undefined;
+  try {
+    ffi = b.toFFI();
+    const batch = importBatch(wasmMemory().buffer, ffi.arrayAddr(), ffi.schemaAddr(), schema);
+    const exported = ffi;
+    return {
+      batches: [batch],
+      free: () => {
+        exported.free();
+        b.free();
+      },
+    };
+  } catch {
+    ffi?.free(); // not read in place (an ImportError, or a type parquet-wasm does not export): through IPC
+  }
+  return { batches: arrow.tableFromIPC(b.intoIPCStream()).batches, free: () => {} }; // frees the wasm batch
 }
 
 /** Each plan's column of a record batch (undefined: an ignored column). */
@@ -185,9 +215,10 @@ export default async function decode(task: StreamTask): Promise<DecodeResult> {
   const cut = Math.max(task.cut ?? task.limit, 1);
   const sync = new Int32Array(task.sync);
   const { port } = task;
-  let batches: AsyncIterable<RecordBatch>;
+  let batches: AsyncIterable<WasmBatch>;
+  let schema: Schema;
   try {
-    batches = await streamSlice(task, cut);
+    ({ batches, schema } = await streamSlice(task, cut));
   } catch (err) {
     closeCached(); // a reader that failed is not trusted with the next row group
     return { ok: false, code: 'READ', message: `row group ${task.rowGroup}: ${errText(err)}` };
@@ -214,20 +245,28 @@ export default async function decode(task: StreamTask): Promise<DecodeResult> {
     };
     let done = 0;
     let stopped = false;
-    read: for await (const batch of batches) {
-      // Batches come `cut` rows long; should one straddle two slices, it is cut (Arrow slices share the buffers).
-      for (let at = 0; at < batch.numRows;) {
-        if (inSlice === 0 && !mayEncode(sync, slices)) {
-          stopped = true;
-          break read;
+    read: for await (const wasmBatch of batches) {
+      // Imported, encoded and freed with no await in between (the views into the wasm memory, importWasm).
+      const imported = importWasm(wasmBatch, schema);
+      try {
+        for (const batch of imported.batches) {
+          // Batches come `cut` rows long; should one straddle two slices, it is cut (Arrow slices share the buffers).
+          for (let at = 0; at < batch.numRows;) {
+            if (inSlice === 0 && !mayEncode(sync, slices)) {
+              stopped = true;
+              break read;
+            }
+            const n = Math.min(batch.numRows - at, cut - inSlice);
+            const part = n === batch.numRows ? batch : batch.slice(at, at + n);
+            enc.add(columnsOf(task, part), n, task.firstRow + done);
+            done += n;
+            at += n;
+            inSlice += n;
+            if (inSlice === cut) endSlice();
+          }
         }
-        const n = Math.min(batch.numRows - at, cut - inSlice);
-        const part = n === batch.numRows ? batch : batch.slice(at, at + n);
-        enc.add(columnsOf(task, part), n, task.firstRow + done);
-        done += n;
-        at += n;
-        inSlice += n;
-        if (inSlice === cut) endSlice();
+      } finally {
+        imported.free();
       }
     }
     if (!stopped && (inSlice > 0 || slices === 0)) endSlice();
