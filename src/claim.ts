@@ -50,11 +50,13 @@ export class Claims {
     return claims;
   }
 
-  /** Drops the staging tables of runs that are gone (their run lock is free); returns how many. */
+  /** Drops the staging tables of runs that are gone (their run lock is free), their sub-batches' tables
+   * (loader_stg_<run>_<file>_<sub-batch>, children of the file's) first; returns how many files' tables. */
   async dropLeftoverStaging(schema: string, ownKey: string): Promise<number> {
     const { rows } = await this.query<{ name: string }>(
       `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = $1 AND c.relkind = 'r' AND c.relname ~ '^loader_stg_[0-9a-f]{12}_[0-9]+$'`,
+        WHERE n.nspname = $1 AND c.relkind = 'r' AND c.relname ~ '^loader_stg_[0-9a-f]{12}_[0-9]+(_[0-9]+)?$'
+        ORDER BY length(c.relname) DESC`,
       [schema],
     );
     const byRun = new Map<string, string[]>();
@@ -73,7 +75,7 @@ export class Claims {
       try {
         for (const t of tables) {
           await this.query(`DROP TABLE IF EXISTS ${quoteIdent(schema)}.${quoteIdent(t)}`, []);
-          dropped++;
+          if (/^loader_stg_[0-9a-f]{12}_[0-9]+$/.test(t)) dropped++;
         }
       } finally {
         await this.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [lock]);

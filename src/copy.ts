@@ -43,6 +43,8 @@ export interface CopyJob {
   taggedSql?: string;
   /** staging table (quoted): set means rows are tagged with the sub-batch number and deleted before a retry */
   staging?: string;
+  /** run on the connection before each attempt (the sub-batch's own staging table made, if not there yet) */
+  before?: string;
   source: BatchSource;
   retries: number;
   signal: AbortSignal;
@@ -64,6 +66,7 @@ export async function copyOn(
   job: Omit<CopyJob, 'pool'>,
   isRetry: boolean,
 ): Promise<number> {
+  if (job.before) await client.query(job.before);
   if (job.staging) await tagBatch(client, job.staging, job.source.batch.index, isRetry);
   const binary = job.binarySql !== undefined && job.source.format?.() === 'binary';
   const tagged = binary && job.source.tagged?.() === true;

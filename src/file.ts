@@ -16,8 +16,18 @@ import { copyBatch, copyOn, describeCopyError, tagBatch, type BatchSource } from
 import { withClient, inTransaction } from './db.js';
 import { LoaderError, adviceFor, classifyError, sqlStateOf } from './errors.js';
 import { BatchFeed } from './feed.js';
-import { batchIndexDdl, LandedMerge, mergesAsLanded, NotMerged } from './landed.js';
-import { BATCH_COL, ORD_COL, copySql, mergeSql, stagingDdl, type FileColumn } from './merge.js';
+import { LandedMerge, mergesAsLanded, NotMerged } from './landed.js';
+import {
+  BATCH_COL,
+  ORD_COL,
+  batchNumber,
+  batchTableDdl,
+  copySql,
+  dropStagingSql,
+  mergeSql,
+  stagingDdl,
+  type FileColumn,
+} from './merge.js';
 import type { ParquetPool } from './parquet/pool.js';
 import type { ParquetStats } from './parquet/source.js';
 import { ensureUnchanged, prepare, SkipError, type Prepared } from './prepare.js';
@@ -320,20 +330,25 @@ export async function loadFile(
       (attempt) =>
         withClient(ctx.pool, async (c) => {
           // A retry after an unclear CREATE: the table may be there, empty.
-          if (attempt > 1) await c.query(`DROP TABLE IF EXISTS ${stagingSql}`);
+          if (attempt > 1) await c.query(dropStagingSql(stagingSql));
           await c.query(stagingDdl(stagingSql, prep.columns));
           stagingCreated = true;
-          if (asLanded) await c.query(batchIndexDdl(stagingSql));
           startTime =
             (await c.query<{ t: string }>(`SELECT pg_postmaster_start_time()::text AS t`)).rows[0]?.t ?? '';
         }),
       { retries: config.maxRetries, signal, onRetry },
     );
-    const copy = copySql(stagingSql, fileColumns, prep.dialect);
-    const binarySql = copySql(stagingSql, fileColumns, { ...prep.dialect, format: 'binary' });
-    const taggedSql = copySql(stagingSql, [...fileColumns, BATCH_COL, ORD_COL], {
-      ...prep.dialect,
-      format: 'binary',
+    /** Where sub-batch k's rows go: merging as they land, a table of its own under staging (batchTableDdl). */
+    const batchTable = (k: number): { name: string; sql: string; ddl?: string } => {
+      if (!asLanded) return { name: stagingName, sql: stagingSql };
+      const name = `${stagingName}_${batchNumber(k)}`;
+      const sql = qualified(target.schema, name);
+      return { name, sql, ddl: batchTableDdl(stagingSql, sql, k) };
+    };
+    const copyStatements = (tableSql: string) => ({
+      copy: copySql(tableSql, fileColumns, prep.dialect),
+      binarySql: copySql(tableSql, fileColumns, { ...prep.dialect, format: 'binary' }),
+      taggedSql: copySql(tableSql, [...fileColumns, BATCH_COL, ORD_COL], { ...prep.dialect, format: 'binary' }),
     });
     const counts = new Map<number, number>();
     /** The checks, counts and audit row that end the merge transaction, whichever way it merged. */
@@ -348,7 +363,7 @@ export async function loadFile(
       await ensureUnchanged(path, prep.detected);
       res.status = 'succeeded';
       await insertAudit(client, target.schema, audit());
-      await client.query(`DROP TABLE ${stagingSql}`);
+      await client.query(dropStagingSql(stagingSql));
     };
     const loaded = async (): Promise<FileResult> => {
       await writeRejects(ctx, path, rejects, prep);
@@ -375,6 +390,7 @@ export async function loadFile(
           pool: ctx.pool,
           target,
           stagingSql,
+          batchSql: (k) => batchTable(k).sql,
           columns: prep.columns,
           mode: target.mode,
           turn: () => ctx.mergeTurn(index),
@@ -386,13 +402,16 @@ export async function loadFile(
         })
       : undefined;
     const copyOne = async (source: BatchSource): Promise<void> => {
+      const into = batchTable(source.batch.index);
+      const { copy, binarySql, taggedSql } = copyStatements(into.sql);
       try {
         await source.load?.();
         const n = rejecting
           ? await withRetry(
               (attempt) =>
                 withClient(ctx.pool, async (client) => {
-                  await tagBatch(client, stagingSql, source.batch.index, attempt > 1);
+                  if (into.ddl) await client.query(into.ddl);
+                  await tagBatch(client, into.sql, source.batch.index, attempt > 1);
                   const r = await copySettingAside(client, copy, source, false);
                   sent.set(source.batch.index, r.sent);
                   return r.rows;
@@ -404,7 +423,8 @@ export async function loadFile(
               sql: copy,
               binarySql,
               taggedSql,
-              staging: stagingSql,
+              staging: into.sql,
+              before: into.ddl,
               source,
               retries: config.maxRetries,
               signal,
@@ -420,7 +440,7 @@ export async function loadFile(
           file: path,
           dialect: prep.dialect,
           columns: fileColumns,
-          relation: { actual: stagingName, shown: target.table },
+          relation: { actual: into.name, shown: target.table },
           rows: !!prep.sources,
         });
       }

@@ -8,18 +8,15 @@
 // stay exact) and the rows are locked in key order over the whole file, as the one sorted merge locks them (two
 // loaders upserting overlapping keys cannot deadlock). Any other outcome (a key out of order, a constraint
 // error, a lost connection, the file changed) rolls it all back and the one merge runs as before, which meets the
-// same error and deals with it as it always did: this path only ever saves time.
+// same error and deals with it as it always did: this path only ever saves time. Each sub-batch is COPYed into a
+// table of its own under the file's staging table (INHERITS: every other reader of staging sees all of them), so
+// the merge of sub-batch k reads one small table whole, and no index slows the COPYs.
 import type pg from 'pg';
 import { inTransaction, withClient } from './db.js';
 import type { Mode } from './config.js';
 import type { Target } from './catalog.js';
 import { BATCH_COL, batchNumber, mergeSql, type FileColumn } from './merge.js';
 import { quoteIdent } from './sql.js';
-
-/** The staging index the per-sub-batch merges read by (created with the staging table). */
-export function batchIndexDdl(stagingSql: string): string {
-  return `CREATE INDEX ON ${stagingSql} (${quoteIdent(BATCH_COL)})`;
-}
 
 /** The file column of a one-column key, the one whose order the merge as landed checks. */
 function orderKey(target: Target, columns: FileColumn[]): FileColumn | undefined {
@@ -47,6 +44,8 @@ export interface LandedJob {
   pool: pg.Pool;
   target: Target;
   stagingSql: string;
+  /** sub-batch k's own staging table (a child of stagingSql), which the merge of sub-batch k reads alone */
+  batchSql: (k: number) => string;
   columns: FileColumn[];
   mode: Mode;
   /** resolves when this file may merge (every earlier file has finished) */
@@ -125,7 +124,7 @@ export class LandedMerge {
         for (let k = 0; await this.next(k); k++) {
           if (key) {
             const b: pg.QueryResult<{ ok: boolean | null; hi: string | null }> = await client.query(
-              boundsSql(job.stagingSql, key.stagingName, key.target!.type, k),
+              boundsSql(job.batchSql(k), key.stagingName, key.target!.type, k),
               [hi],
             );
             const row = b.rows[0];
@@ -134,7 +133,7 @@ export class LandedMerge {
             hi = row.hi;
           }
           const { rows } = await client.query<{ inserted: string; updated: string }>(
-            mergeSql(job.target, job.stagingSql, job.columns, job.mode, k),
+            mergeSql(job.target, job.batchSql(k), job.columns, job.mode, k),
           );
           merged.inserted += Number(rows[0]?.inserted ?? 0);
           merged.updated += Number(rows[0]?.updated ?? 0);

@@ -35,6 +35,22 @@ export function stagingDdl(stagingSql: string, columns: FileColumn[]): string {
   return `CREATE UNLOGGED TABLE ${stagingSql} (${defs.join(', ')}) WITH (autovacuum_enabled = false)`;
 }
 
+/** Sub-batch k's own staging table, a child of the file's (INHERITS: reading the file's staging reads it too),
+ * which only its rows may enter; its ordinals an identity of its own (a child does not inherit the parent's). Made
+ * before the sub-batch's COPY when the file merges as its sub-batches land (src/landed.ts): that merge reads each
+ * sub-batch alone, a whole small table, with no index to keep up during the COPYs. */
+export function batchTableDdl(stagingSql: string, batchSql: string, k: number): string {
+  return (
+    `CREATE UNLOGGED TABLE IF NOT EXISTS ${batchSql} (${quoteIdent(ORD_COL)} bigint GENERATED ALWAYS AS IDENTITY, ` +
+    `CHECK (${quoteIdent(BATCH_COL)} = ${batchNumber(k)})) INHERITS (${stagingSql}) WITH (autovacuum_enabled = false)`
+  );
+}
+
+/** Drops a file's staging table and its sub-batches' tables. */
+export function dropStagingSql(stagingSql: string): string {
+  return `DROP TABLE IF EXISTS ${stagingSql} CASCADE`;
+}
+
 export interface CopyDialect {
   delimiter: string;
   quote: string;

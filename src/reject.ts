@@ -341,6 +341,12 @@ export async function mergeRejecting(
     );
   }
   await client.query(`CREATE INDEX ON ${job.stagingSql} (${b}, ${o})`);
+  // and on the sub-batches' own tables under it (merged as they landed, until that stopped: src/landed.ts)
+  const { rows: kids } = await client.query<{ t: string }>(
+    `SELECT inhrelid::regclass::text AS t FROM pg_inherits WHERE inhparent = $1::regclass`,
+    [job.stagingSql],
+  );
+  for (const k of kids) await client.query(`CREATE INDEX ON ${k.t} (${b}, ${o})`);
   let inserted = 0;
   let updated = 0;
   const attempt = async (lo: number, hi: number): Promise<void> => {

@@ -3,12 +3,12 @@
 import type pg from 'pg';
 import { withClient } from './db.js';
 import { classifyError } from './errors.js';
-import { BATCH_COL } from './merge.js';
+import { BATCH_COL, dropStagingSql } from './merge.js';
 import { mergeRejecting, type MergeRejectingJob } from './reject.js';
 import { quoteIdent } from './sql.js';
 
 export async function dropStaging(pool: pg.Pool, stagingSql: string): Promise<void> {
-  await withClient(pool, (c) => c.query(`DROP TABLE IF EXISTS ${stagingSql}`)).catch(() => {});
+  await withClient(pool, (c) => c.query(dropStagingSql(stagingSql))).catch(() => {});
 }
 
 export async function stagingExists(pool: pg.Pool, stagingSql: string): Promise<boolean> {

@@ -1,7 +1,16 @@
 import { describe, it, expect } from 'vitest';
 import type { Column, Target } from '../../src/catalog.js';
-import { BATCH_COL, ORD_COL, copySql, mergeSql, stagingDdl, type FileColumn } from '../../src/merge.js';
-import { batchIndexDdl, boundsSql, mergesAsLanded } from '../../src/landed.js';
+import {
+  BATCH_COL,
+  ORD_COL,
+  batchTableDdl,
+  copySql,
+  dropStagingSql,
+  mergeSql,
+  stagingDdl,
+  type FileColumn,
+} from '../../src/merge.js';
+import { boundsSql, mergesAsLanded } from '../../src/landed.js';
 
 function col(name: string, extra: Partial<Column> = {}): Column {
   return { name, type: 'text', notNull: false, hasDefault: false, generated: false, identity: '', ...extra };
@@ -221,6 +230,15 @@ describe('the merge as sub-batches land (src/landed.ts)', () => {
     expect(sql).toContain(`min("Full ""Name""") > CAST($1::text AS character varying(20))`);
     expect(sql).toContain(`COALESCE(max("Full ""Name""")::text, $1::text) AS hi`);
     expect(sql).toContain(`WHERE "${BATCH_COL}" = 3`);
-    expect(batchIndexDdl(STG)).toBe(`CREATE INDEX ON ${STG} ("${BATCH_COL}")`);
+  });
+
+  it("makes a sub-batch's own staging table under the file's, only its rows allowed in, and drops them all", () => {
+    const child = '"s"."loader_stg_0123456789ab_3_7"';
+    expect(batchTableDdl(STG, child, 7)).toBe(
+      `CREATE UNLOGGED TABLE IF NOT EXISTS ${child} ("${ORD_COL}" bigint GENERATED ALWAYS AS IDENTITY, ` +
+        `CHECK ("${BATCH_COL}" = 7)) INHERITS (${STG}) WITH (autovacuum_enabled = false)`,
+    );
+    expect(() => batchTableDdl(STG, child, 1.5)).toThrow(RangeError);
+    expect(dropStagingSql(STG)).toBe(`DROP TABLE IF EXISTS ${STG} CASCADE`);
   });
 });
