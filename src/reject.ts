@@ -69,8 +69,19 @@ export class Rejects {
     private readonly limit: RejectLimit,
     private readonly totalRecords: number,
     /** the staging table's name in server messages, and the target's to show instead */
-    private readonly relation?: { actual: string; shown: string },
-  ) {}
+    relation?: { actual: string; shown: string },
+  ) {
+    // the staging table's, or a sub-batch's own table's under it (<staging>_<k>)
+    if (relation) {
+      const name = new RegExp(
+        `${relation.actual.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?:_[0-9]+)?(?![0-9A-Za-z_$])`,
+        'g',
+      );
+      this.rename = (m) => m.replace(name, () => relation.shown);
+    }
+  }
+
+  private readonly rename: (message: string) => string = (m) => m;
 
   get size(): number {
     let n = 0;
@@ -84,7 +95,7 @@ export class Rejects {
 
   /** Records a reject; throws a DATA error once the file has more rejects than the limit allows. */
   add(r: Reject): void {
-    if (this.relation) r.message = r.message.split(this.relation.actual).join(this.relation.shown);
+    r.message = this.rename(r.message);
     const list = this.byBatch.get(r.batch);
     if (list) list.push(r);
     else this.byBatch.set(r.batch, [r]);
