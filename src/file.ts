@@ -348,7 +348,10 @@ export async function loadFile(
     const copyStatements = (tableSql: string) => ({
       copy: copySql(tableSql, fileColumns, prep.dialect),
       binarySql: copySql(tableSql, fileColumns, { ...prep.dialect, format: 'binary' }),
-      taggedSql: copySql(tableSql, [...fileColumns, BATCH_COL, ORD_COL], { ...prep.dialect, format: 'binary' }),
+      taggedSql: copySql(tableSql, [...fileColumns, BATCH_COL, ORD_COL], {
+        ...prep.dialect,
+        format: 'binary',
+      }),
     });
     const counts = new Map<number, number>();
     /** The checks, counts and audit row that end the merge transaction, whichever way it merged. */

@@ -9,12 +9,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { threadId, type MessagePort } from 'node:worker_threads';
 import type { Data, RecordBatch, Schema, Table } from 'apache-arrow';
-import {
-  wasmMemory,
-  type FFIData,
-  type ParquetFile,
-  type RecordBatch as WasmBatch,
-} from 'parquet-wasm';
+import { wasmMemory, type FFIData, type ParquetFile, type RecordBatch as WasmBatch } from 'parquet-wasm';
 import { arrow } from '../src/parquet/arrow.js';
 import { BinaryEncoder, EncodeError } from '../src/parquet/binary.js';
 import { importBatch } from '../src/parquet/ffi.js';

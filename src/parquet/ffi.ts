@@ -159,7 +159,10 @@ function stride(t: DataType): number {
   return 1;
 }
 
-type TypedCtor = { new (b: ArrayBuffer, off: number, len: number): ArrayLike<unknown>; BYTES_PER_ELEMENT: number };
+type TypedCtor = {
+  new (b: ArrayBuffer, off: number, len: number): ArrayLike<unknown>;
+  BYTES_PER_ELEMENT: number;
+};
 
 function importData(m: Memory, t: DataType, arrayPtr: number, schemaPtr: number): Data {
   const a = m.array(arrayPtr);
@@ -176,12 +179,14 @@ function importData(m: Memory, t: DataType, arrayPtr: number, schemaPtr: number)
   };
   const view = <T>(ctor: TypedCtor, ptr: number, count: number): T => {
     if (ptr === 0 && count > 0) throw new ImportError(`column ${JSON.stringify(s.name)}: null buffer`);
-    if (ptr % ctor.BYTES_PER_ELEMENT !== 0) throw new ImportError(`column ${JSON.stringify(s.name)}: misaligned`);
+    if (ptr % ctor.BYTES_PER_ELEMENT !== 0)
+      throw new ImportError(`column ${JSON.stringify(s.name)}: misaligned`);
     return new ctor(m.buffer, ptr, count) as T;
   };
   const bits = (ptr: number): Uint8Array => view(Uint8Array, ptr, Math.ceil((a.offset + a.length) / 8));
   const child = (i: number, ct: DataType): Data => {
-    if (i >= a.nChildren || i >= s.nChildren) throw new ImportError(`column ${JSON.stringify(s.name)}: child ${i}`);
+    if (i >= a.nChildren || i >= s.nChildren)
+      throw new ImportError(`column ${JSON.stringify(s.name)}: child ${i}`);
     return importData(m, ct, m.ptr(a.children + 4 * i), m.ptr(s.children + 4 * i));
   };
   const nulls = t.typeId === Type.Null ? 0 : buffer(0);
@@ -224,7 +229,11 @@ function importData(m: Memory, t: DataType, arrayPtr: number, schemaPtr: number)
       // fixed width: ints, floats, decimals, dates, times, timestamps, fixed-size binary; dictionary indices
       const ctor = storage.ArrayType as TypedCtor;
       const k = stride(storage);
-      const data = view<ArrayLike<unknown>>(ctor, buffer(1) + a.offset * k * ctor.BYTES_PER_ELEMENT, a.length * k);
+      const data = view<ArrayLike<unknown>>(
+        ctor,
+        buffer(1) + a.offset * k * ctor.BYTES_PER_ELEMENT,
+        a.length * k,
+      );
       if (!dict) return make({ ...props, data });
       const valueType = (t as unknown as { dictionary: DataType }).dictionary;
       const values = importData(m, valueType, a.dictionary, s.dictionary);
@@ -235,7 +244,12 @@ function importData(m: Memory, t: DataType, arrayPtr: number, schemaPtr: number)
 
 /** The batch at `arrayPtr`/`schemaPtr` (a struct array of the columns) in `memory`, typed by `schema`; throws
  * ImportError when its columns are not `schema`'s (names, layouts). */
-export function importBatch(memory: ArrayBuffer, arrayPtr: number, schemaPtr: number, schema: Schema): RecordBatch {
+export function importBatch(
+  memory: ArrayBuffer,
+  arrayPtr: number,
+  schemaPtr: number,
+  schema: Schema,
+): RecordBatch {
   try {
     return importStruct(new Memory(memory), arrayPtr, schemaPtr, schema);
   } catch (err) {
@@ -248,7 +262,9 @@ function importStruct(m: Memory, arrayPtr: number, schemaPtr: number, schema: Sc
   const a = m.array(arrayPtr);
   const s = m.schema(schemaPtr);
   if (s.format !== '+s' || a.nChildren !== schema.fields.length || s.nChildren !== schema.fields.length)
-    throw new ImportError(`batch of ${a.nChildren} columns (${s.format}), the file has ${schema.fields.length}`);
+    throw new ImportError(
+      `batch of ${a.nChildren} columns (${s.format}), the file has ${schema.fields.length}`,
+    );
   if (a.offset !== 0 || a.nullCount > 0) throw new ImportError('a batch with an offset or nulls');
   const children = schema.fields.map((f, i) => {
     const cs = m.ptr(s.children + 4 * i);
@@ -258,6 +274,11 @@ function importStruct(m: Memory, arrayPtr: number, schemaPtr: number, schema: Sc
     return d;
   });
   const type = new arrow.Struct(schema.fields);
-  const data = (makeData as unknown as (p: object) => Data)({ type, length: a.length, nullCount: 0, children });
+  const data = (makeData as unknown as (p: object) => Data)({
+    type,
+    length: a.length,
+    nullCount: 0,
+    children,
+  });
   return new arrow.RecordBatch(schema, data as never);
 }

@@ -91,7 +91,9 @@ describe('leftover staging tables', () => {
     await env.db.query('CREATE UNLOGGED TABLE loader_stg_0123456789ab_0 (id int)');
     await env.db.query('CREATE UNLOGGED TABLE loader_stg_0123456789ab_1 (id int)');
     // a sub-batch's own table under its file's (merged as they landed): dropped first, the file's after it
-    await env.db.query('CREATE UNLOGGED TABLE loader_stg_0123456789ab_1_4 () INHERITS (loader_stg_0123456789ab_1)');
+    await env.db.query(
+      'CREATE UNLOGGED TABLE loader_stg_0123456789ab_1_4 () INHERITS (loader_stg_0123456789ab_1)',
+    );
     await env.db.query('CREATE UNLOGGED TABLE loader_stg_fedcba987654_0 (id int)');
     // A live run holds its run lock; this session plays that run.
     await env.db.query(`SELECT pg_advisory_lock(hashtextextended('loader_run:fedcba987654', 0))`);

@@ -121,7 +121,9 @@ describe('Parquet record batches read in place (the Arrow C data interface)', ()
     const duck = await DuckDBInstance.create(':memory:');
     const conn = await duck.connect();
     try {
-      const cols = COLUMNS.map(([n, e]) => `CASE WHEN i % 7 = 3 THEN NULL ELSE ${e} END AS "${n}"`).join(', ');
+      const cols = COLUMNS.map(([n, e]) => `CASE WHEN i % 7 = 3 THEN NULL ELSE ${e} END AS "${n}"`).join(
+        ', ',
+      );
       await conn.run(
         `COPY (SELECT ${cols} FROM (SELECT range::INTEGER AS i FROM range(3000))) TO '${path}' (FORMAT parquet, ROW_GROUP_SIZE 1024)`,
       );
@@ -143,7 +145,9 @@ describe('Parquet record batches read in place (the Arrow C data interface)', ()
   });
 
   it('reads dictionary-encoded and large strings written by parquet-wasm', async () => {
-    const colours = Array.from({ length: 500 }, (_, i) => (i % 9 === 4 ? null : ['red', 'green', 'blue'][i % 3]!));
+    const colours = Array.from({ length: 500 }, (_, i) =>
+      i % 9 === 4 ? null : ['red', 'green', 'blue'][i % 3]!,
+    );
     const table = new arrow.Table({
       id: arrow.vectorFromArray(
         Array.from({ length: 500 }, (_, i) => i),
