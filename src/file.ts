@@ -16,7 +16,7 @@ import { copyBatch, copyOn, describeCopyError, tagBatch, type BatchSource } from
 import { withClient, inTransaction } from './db.js';
 import { LoaderError, adviceFor, classifyError, sqlStateOf } from './errors.js';
 import { BatchFeed } from './feed.js';
-import { LandedMerge, mergesAsLanded, NotMerged } from './landed.js';
+import { BATCH_TABLES, batchIndexDdl, LandedMerge, mergesAsLanded, NotMerged } from './landed.js';
 import {
   BATCH_COL,
   ORD_COL,
@@ -333,17 +333,20 @@ export async function loadFile(
           if (attempt > 1) await c.query(dropStagingSql(stagingSql));
           await c.query(stagingDdl(stagingSql, prep.columns));
           stagingCreated = true;
+          if (asLanded) await c.query(batchIndexDdl(stagingSql));
           startTime =
             (await c.query<{ t: string }>(`SELECT pg_postmaster_start_time()::text AS t`)).rows[0]?.t ?? '';
         }),
       { retries: config.maxRetries, signal, onRetry },
     );
-    /** Where sub-batch k's rows go: merging as they land, a table of its own under staging (batchTableDdl). */
-    const batchTable = (k: number): { name: string; sql: string; ddl?: string } => {
-      if (!asLanded) return { name: stagingName, sql: stagingSql };
+    /** Where sub-batch k's rows go: merging as they land, a table of its own under staging (batchTableDdl), for
+     * the first BATCH_TABLES; `read`: where the merge of sub-batch k alone reads it. */
+    const batchTable = (k: number): { name: string; sql: string; read: string; ddl?: string } => {
+      if (!asLanded || k >= BATCH_TABLES)
+        return { name: stagingName, sql: stagingSql, read: `ONLY ${stagingSql}` };
       const name = `${stagingName}_${batchNumber(k)}`;
       const sql = qualified(target.schema, name);
-      return { name, sql, ddl: batchTableDdl(stagingSql, sql, k) };
+      return { name, sql, read: sql, ddl: batchTableDdl(stagingSql, sql, k) };
     };
     const copyStatements = (tableSql: string) => ({
       copy: copySql(tableSql, fileColumns, prep.dialect),
@@ -393,7 +396,7 @@ export async function loadFile(
           pool: ctx.pool,
           target,
           stagingSql,
-          batchSql: (k) => batchTable(k).sql,
+          batchSql: (k) => batchTable(k).read,
           columns: prep.columns,
           mode: target.mode,
           turn: () => ctx.mergeTurn(index),

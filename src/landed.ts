@@ -8,15 +8,28 @@
 // stay exact) and the rows are locked in key order over the whole file, as the one sorted merge locks them (two
 // loaders upserting overlapping keys cannot deadlock). Any other outcome (a key out of order, a constraint
 // error, a lost connection, the file changed) rolls it all back and the one merge runs as before, which meets the
-// same error and deals with it as it always did: this path only ever saves time. Each sub-batch is COPYed into a
-// table of its own under the file's staging table (INHERITS: every other reader of staging sees all of them), so
-// the merge of sub-batch k reads one small table whole, and no index slows the COPYs.
+// same error and deals with it as it always did: this path only ever saves time. Each sub-batch (the first
+// BATCH_TABLES of them) is COPYed into a table of its own under the file's staging table (INHERITS: every other
+// reader of staging sees all of them), so the merge of sub-batch k reads one small table whole, and no index slows
+// the COPYs.
 import type pg from 'pg';
 import { inTransaction, withClient } from './db.js';
 import type { Mode } from './config.js';
 import type { Target } from './catalog.js';
 import { BATCH_COL, batchNumber, mergeSql, type FileColumn } from './merge.js';
 import { quoteIdent } from './sql.js';
+
+/** Sub-batches 0 to BATCH_TABLES - 1 of a file merged as they land get tables of their own (batchTableDdl); later
+ * ones go into staging itself, read through an index on its sub-batch column (batchIndexDdl). Each table of its own
+ * costs the merge transaction a lock to read and about 11 to drop (the table, its TOAST table and index, its
+ * identity sequence, ...): 64 of them took 717 locks; the server's lock table holds max_locks_per_transaction (64 by
+ * default) times max_connections for all sessions together, so hundreds would run it out. */
+export const BATCH_TABLES = 64;
+
+/** The staging index the merges of the sub-batches past BATCH_TABLES read by (created with the staging table). */
+export function batchIndexDdl(stagingSql: string): string {
+  return `CREATE INDEX ON ${stagingSql} (${quoteIdent(BATCH_COL)})`;
+}
 
 /** The file column of a one-column key, the one whose order the merge as landed checks. */
 function orderKey(target: Target, columns: FileColumn[]): FileColumn | undefined {
@@ -44,7 +57,7 @@ export interface LandedJob {
   pool: pg.Pool;
   target: Target;
   stagingSql: string;
-  /** sub-batch k's own staging table (a child of stagingSql), which the merge of sub-batch k reads alone */
+  /** what the merge of sub-batch k reads (its own table under stagingSql, or ONLY stagingSql past BATCH_TABLES) */
   batchSql: (k: number) => string;
   columns: FileColumn[];
   mode: Mode;

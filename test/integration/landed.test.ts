@@ -58,6 +58,30 @@ describe('merging as the sub-batches land', () => {
     expect(await stagingLeft()).toBe(0);
   });
 
+  it('merges the sub-batches past those with tables of their own from staging itself, the same way', async () => {
+    await env.db.query('CREATE TABLE up_many (id bigint PRIMARY KEY, v text)');
+    await env.db.query(`INSERT INTO up_many SELECT i, 'old' || i FROM generate_series(0, 1200, 3) i`);
+    // 1..1000 in 101 sub-batches of 10 (BATCH_TABLES is 64), 805 twice in a row (sub-batch 80)
+    const f = await keyed('many.csv', 'm', [...range(1, 805), 805, ...range(806, 1000)]);
+    const r = ok(await env.load('up_many', [f], { batchSize: 10, internalConcurrency: 2 }));
+    expect([r.mergedAsLanded, r.subBatches]).toEqual([true, 101]);
+    expect(await counts(f)).toEqual([1001, 667, 333, 1]);
+    const v = await env.rows<{ v: string }>(
+      'SELECT v FROM up_many WHERE id IN (3, 640, 805, 1000, 1200) ORDER BY id',
+    );
+    expect(v.map((x) => x.v)).toEqual(['m3.2', 'm640.639', 'm805.805', 'm1000.1000', 'old1200']);
+    expect(await stagingLeft()).toBe(0);
+    // a key back in a sub-batch past them: the one merge, the same result
+    await env.db.query('TRUNCATE up_many');
+    const g = await keyed('many-back.csv', 'n', [...range(1, 900), 7, 650, ...range(901, 1000)]);
+    const back = ok(await env.load('up_many', [g], { batchSize: 10, internalConcurrency: 2 }));
+    expect(back.mergedAsLanded).toBeUndefined();
+    expect(await counts(g)).toEqual([1002, 1000, 0, 2]);
+    const w = await env.rows<{ v: string }>('SELECT v FROM up_many WHERE id IN (7, 650, 651) ORDER BY id');
+    expect(w.map((x) => x.v)).toEqual(['n7.900', 'n650.901', 'n651.650']);
+    expect(await stagingLeft()).toBe(0);
+  });
+
   it('falls back to the one merge when a key comes back in a later sub-batch, with the same result', async () => {
     await env.db.query('CREATE TABLE up_back (id bigint PRIMARY KEY, v text)');
     await env.db.query(`INSERT INTO up_back SELECT i, 'old' || i FROM generate_series(1, 100, 3) i`);
