@@ -223,8 +223,14 @@ function importData(m: Memory, t: DataType, arrayPtr: number, schemaPtr: number)
       if (c.length < end(o)) throw new ImportError(`column ${JSON.stringify(s.name)}: child too short`);
       return make({ ...props, valueOffsets: o, child: c });
     }
-    case Type.Struct:
-      return make({ ...props, children: t.children.map((f, i) => child(i, f.type as DataType)) });
+    case Type.Struct: {
+      // a C struct's offset applies to its children too; Arrow JS's children start at its first row
+      const kids = t.children.map((f, i) => child(i, f.type as DataType));
+      return make({
+        ...props,
+        children: a.offset === 0 ? kids : kids.map((c) => c.slice(a.offset, a.length)),
+      });
+    }
     default: {
       // fixed width: ints, floats, decimals, dates, times, timestamps, fixed-size binary; dictionary indices
       const ctor = storage.ArrayType as TypedCtor;

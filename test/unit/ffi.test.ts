@@ -167,6 +167,119 @@ describe('Parquet record batches read in place (the Arrow C data interface)', ()
     expect(r.rows).toBe(500);
   });
 
+  it('applies the offsets of arrays laid out by hand as the C data interface says (arrow-rs leaves them 0)', () => {
+    // a wasm32 memory of our own: ArrowArray and ArrowSchema structs, buffers and strings bump-allocated
+    const mem = new ArrayBuffer(1 << 16);
+    const v = new DataView(mem);
+    let top = 64;
+    const alloc = (n: number): number => ((top = Math.ceil(top / 8) * 8 + n), top - n);
+    const bytes = (b: ArrayLike<number>): number => {
+      const at = alloc(b.length);
+      new Uint8Array(mem, at, b.length).set(b);
+      return at;
+    };
+    const str = (x: string): number => bytes([...Buffer.from(x), 0]);
+    const ptrs = (list: number[]): number => {
+      const at = alloc(4 * Math.max(list.length, 1));
+      list.forEach((p, i) => v.setUint32(at + 4 * i, p, true));
+      return at;
+    };
+    const i32 = (xs: number[]): number => bytes(new Uint8Array(Int32Array.from(xs).buffer));
+    const bitmap = (bs: boolean[]): number =>
+      bytes(
+        Array.from({ length: Math.ceil(bs.length / 8) }, (_, k) =>
+          bs.slice(8 * k, 8 * k + 8).reduce((x, b, j) => x | (b ? 1 << j : 0), 0),
+        ),
+      );
+    type C = {
+      format: string;
+      name: string;
+      length: number;
+      nulls: number;
+      offset: number;
+      buffers: number[];
+      children?: C[];
+    };
+    const lay = (c: C): [number, number] => {
+      const kids = (c.children ?? []).map(lay);
+      const sch = alloc(48);
+      v.setUint32(sch, str(c.format), true);
+      v.setUint32(sch + 4, str(c.name), true);
+      v.setBigInt64(sch + 24, BigInt(kids.length), true);
+      v.setUint32(sch + 32, ptrs(kids.map((k) => k[1])), true);
+      const arr = alloc(64);
+      [c.length, c.nulls, c.offset, c.buffers.length, kids.length].forEach((x, i) =>
+        v.setBigInt64(arr + 8 * i, BigInt(x), true),
+      );
+      v.setUint32(arr + 40, ptrs(c.buffers), true);
+      v.setUint32(arr + 44, ptrs(kids.map((k) => k[0])), true);
+      return [arr, sch];
+    };
+    const [arr, sch] = lay({
+      format: '+s',
+      name: '',
+      length: 3,
+      nulls: 0,
+      offset: 0,
+      buffers: [0],
+      children: [
+        // rows 2..4 of [10, 11, null, 13, 14]
+        {
+          format: 'i',
+          name: 'i',
+          length: 3,
+          nulls: 1,
+          offset: 2,
+          buffers: [bitmap([true, true, false, true, true]), i32([10, 11, 0, 13, 14])],
+        },
+        // rows 1..3 of ['a', 'bb', 'ccc', 'dddd']
+        {
+          format: 'u',
+          name: 's',
+          length: 3,
+          nulls: 0,
+          offset: 1,
+          buffers: [0, i32([0, 1, 3, 6, 10]), bytes(Buffer.from('abbcccdddd'))],
+        },
+        // rows 3..5 of [t, f, t, f, t, t]
+        {
+          format: 'b',
+          name: 'b',
+          length: 3,
+          nulls: 0,
+          offset: 3,
+          buffers: [0, bitmap([true, false, true, false, true, true])],
+        },
+        // rows 1..3 of a struct whose x is [1, 2, 3, 4], the struct's row 2 null
+        {
+          format: '+s',
+          name: 'st',
+          length: 3,
+          nulls: 1,
+          offset: 1,
+          buffers: [bitmap([true, true, false, true])],
+          children: [
+            { format: 'i', name: 'x', length: 4, nulls: 0, offset: 0, buffers: [0, i32([1, 2, 3, 4])] },
+          ],
+        },
+      ],
+    });
+    const f = (n: string, t: InstanceType<typeof arrow.DataType>) => new arrow.Field(n, t, true);
+    const schema = new arrow.Schema([
+      f('i', new arrow.Int32()),
+      f('s', new arrow.Utf8()),
+      f('b', new arrow.Bool()),
+      f('st', new arrow.Struct([f('x', new arrow.Int32())])),
+    ]) as Schema;
+    const got = rowsOf(importBatch(mem, arr, sch, schema));
+    expect(got).toEqual([
+      [null, 13, 14],
+      ['bb', 'ccc', 'dddd'],
+      [false, true, true],
+      [plain({ x: 2 }), null, plain({ x: 4 })],
+    ]);
+  });
+
   it('refuses a batch whose columns are not the schema it is given (the caller then reads it through IPC)', async () => {
     const table = new arrow.Table({
       a: arrow.vectorFromArray([1, 2, 3], new arrow.Int32()),
