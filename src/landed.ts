@@ -23,8 +23,9 @@ import { quoteIdent } from './sql.js';
  * ones go into staging itself, read through an index on its sub-batch column (batchIndexDdl). Each table of its own
  * costs the merge transaction a lock to read and about 11 to drop (the table, its TOAST table and index, its
  * identity sequence, ...): 64 of them took 717 locks; the server's lock table holds max_locks_per_transaction (64 by
- * default) times max_connections for all sessions together, so hundreds would run it out. */
-export const BATCH_TABLES = 64;
+ * default) times max_connections for all sessions together (6,400 on a default server), so hundreds would run it
+ * out, and so could the merges of 8 appends at once (--no-direct, which do not wait for each other) at 64 each. */
+export const BATCH_TABLES = 32;
 
 /** The staging index the merges of the sub-batches past BATCH_TABLES read by (created with the staging table). */
 export function batchIndexDdl(stagingSql: string): string {

@@ -61,7 +61,7 @@ describe('merging as the sub-batches land', () => {
   it('merges the sub-batches past those with tables of their own from staging itself, the same way', async () => {
     await env.db.query('CREATE TABLE up_many (id bigint PRIMARY KEY, v text)');
     await env.db.query(`INSERT INTO up_many SELECT i, 'old' || i FROM generate_series(0, 1200, 3) i`);
-    // 1..1000 in 101 sub-batches of 10 (BATCH_TABLES is 64), 805 twice in a row (sub-batch 80)
+    // 1..1000 in 101 sub-batches of 10 (BATCH_TABLES is 32), 805 twice in a row (sub-batch 80)
     const f = await keyed('many.csv', 'm', [...range(1, 805), 805, ...range(806, 1000)]);
     const r = ok(await env.load('up_many', [f], { batchSize: 10, internalConcurrency: 2 }));
     expect([r.mergedAsLanded, r.subBatches]).toEqual([true, 101]);
