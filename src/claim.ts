@@ -11,6 +11,10 @@ import { quoteIdent } from './sql.js';
 
 export const STAGING_PREFIX = 'loader_stg_';
 
+/** A file's staging table's name, loader_stg_<runKey>_<n>, as a regular expression (POSIX and JS alike) without
+ * its end: a sub-batch's own table under it adds _<k>. */
+const FILE_STAGING = '^loader_stg_[0-9a-f]{12}_[0-9]+';
+
 /** The part of the run id that names its staging tables: loader_stg_<runKey>_<n>. */
 export function runKey(runId: string): string {
   return runId.replaceAll('-', '').slice(0, 12);
@@ -55,9 +59,9 @@ export class Claims {
   async dropLeftoverStaging(schema: string, ownKey: string): Promise<number> {
     const { rows } = await this.query<{ name: string }>(
       `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = $1 AND c.relkind = 'r' AND c.relname ~ '^loader_stg_[0-9a-f]{12}_[0-9]+(_[0-9]+)?$'
+        WHERE n.nspname = $1 AND c.relkind = 'r' AND c.relname ~ ($2 || '(_[0-9]+)?$')
         ORDER BY length(c.relname) DESC`,
-      [schema],
+      [schema, FILE_STAGING],
     );
     const byRun = new Map<string, string[]>();
     for (const r of rows) {
@@ -75,7 +79,7 @@ export class Claims {
       try {
         for (const t of tables) {
           await this.query(`DROP TABLE IF EXISTS ${quoteIdent(schema)}.${quoteIdent(t)}`, []);
-          if (/^loader_stg_[0-9a-f]{12}_[0-9]+$/.test(t)) dropped++;
+          if (new RegExp(`${FILE_STAGING}$`).test(t)) dropped++;
         }
       } finally {
         await this.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0))`, [lock]);

@@ -14,7 +14,7 @@ import { arrow } from '../src/parquet/arrow.js';
 import { BinaryEncoder, EncodeError } from '../src/parquet/binary.js';
 import { importBatch } from '../src/parquet/ffi.js';
 import type { ColumnPlan } from '../src/parquet/mapping.js';
-import { openParquet, readFooter, type Footer } from '../src/parquet/schema.js';
+import { arrowSchema, openParquet, readFooter, type Footer } from '../src/parquet/schema.js';
 import { CsvEncoder } from '../src/parquet/text.js';
 
 export interface ParquetPlanTask {
@@ -128,7 +128,7 @@ async function openCached(path: string): Promise<{ file: ParquetFile; schema: ()
   closeCached();
   const file = await openParquet(path);
   let schema: Schema | undefined;
-  open = { key, file, schema: () => (schema ??= arrow.tableFromIPC(file.schema().intoIPCStream()).schema) };
+  open = { key, file, schema: () => (schema ??= arrowSchema(file)) };
   return open;
 }
 

@@ -7,6 +7,7 @@ import type {
   DateUnit as DateUnitT,
   Field,
   Precision as PrecisionT,
+  Schema,
   TimeUnit as TimeUnitT,
 } from 'apache-arrow';
 import { ParquetFile } from 'parquet-wasm';
@@ -41,6 +42,11 @@ export async function openParquet(path: string): Promise<ParquetFile> {
   return ParquetFile.fromFile(await openAsBlob(path));
 }
 
+/** The file's Arrow schema, as the reader gives its record batches (dictionaries, large strings included). */
+export function arrowSchema(file: ParquetFile): Schema {
+  return tableFromIPC(file.schema().intoIPCStream()).schema;
+}
+
 export function readFooter(file: ParquetFile): Footer {
   const meta = file.metadata();
   try {
@@ -55,7 +61,7 @@ export function readFooter(file: ParquetFile): Footer {
     const createdBy = fileMeta.createdBy();
     const rows = fileMeta.numRows();
     fileMeta.free();
-    const schema = tableFromIPC(file.schema().intoIPCStream()).schema;
+    const schema = arrowSchema(file);
     return { rows, rowGroups, fields: schema.fields.map(describeField), createdBy };
   } finally {
     meta.free();

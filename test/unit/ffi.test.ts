@@ -18,6 +18,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { arrow } from '../../src/parquet/arrow.js';
 import { ImportError, importBatch } from '../../src/parquet/ffi.js';
+import { arrowSchema } from '../../src/parquet/schema.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -54,7 +55,7 @@ interface Compared {
 /** Reads `path` in batches of `batchSize` (and a slice of each): in place and through IPC, compared. */
 async function compare(path: string, batchSize: number): Promise<Compared> {
   const file = await ParquetFile.fromFile(await openAsBlob(path));
-  const schema = arrow.tableFromIPC(file.schema().intoIPCStream()).schema as Schema;
+  const schema = arrowSchema(file);
   const out: Compared = { batches: 0, rows: 0, types: schema.fields.map((f) => String(f.type)) };
   const check = (b: WasmBatch): number => {
     const ffi = b.toFFI();
