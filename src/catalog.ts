@@ -32,6 +32,11 @@ export interface Target {
   referenced: boolean;
   mode: Mode;
   key: string[] | undefined;
+  /** MERGE may upsert into it (src/landed.ts) with the result INSERT ... ON CONFLICT DO UPDATE would give: the server
+   * has MERGE ... RETURNING merge_action() (PostgreSQL 17), the table is not partitioned and has no triggers of its
+   * own (MERGE fires INSERT triggers only for new rows), no rules and no row security, and every unique index on
+   * the key's columns compares them as their `=` does (the default operator classes, the columns' collations). */
+  mergeable: boolean;
 }
 
 export async function readTarget(client: pg.ClientBase, config: Config): Promise<Target> {
@@ -66,15 +71,24 @@ export async function readTarget(client: pg.ClientBase, config: Config): Promise
        FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
     [r.oid],
   );
-  const idx = await client.query<{ cols: string[]; primary: boolean }>(
-    `SELECT array_agg(a.attname::text ORDER BY k.ord) AS cols, i.indisprimary AS primary
+  const idx = await client.query<{ cols: string[]; primary: boolean; plain: boolean }>(
+    `SELECT array_agg(a.attname::text ORDER BY k.ord) AS cols, i.indisprimary AS primary,
+            COALESCE(bool_and(o.opcdefault AND i.indcollation[(k.ord - 1)::int] = a.attcollation), false) AS plain
        FROM pg_index i
        CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+       LEFT JOIN pg_opclass o ON o.oid = i.indclass[(k.ord - 1)::int]
       WHERE i.indrelid = $1 AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
         AND k.ord <= i.indnkeyatts
       GROUP BY i.indexrelid, i.indisprimary
       ORDER BY i.indisprimary DESC, i.indexrelid`,
+    [r.oid],
+  );
+  const facts = await client.query<{ v17: boolean; extra: boolean }>(
+    `SELECT current_setting('server_version_num')::int >= 170000 AS v17,
+            c.relhasrules OR c.relrowsecurity
+              OR EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal) AS extra
+       FROM pg_class c WHERE c.oid = $1`,
     [r.oid],
   );
   const fk = await client.query(
@@ -92,6 +106,9 @@ export async function readTarget(client: pg.ClientBase, config: Config): Promise
   const uniqueKeys = idx.rows.map((x) => x.cols);
   const primaryKey = idx.rows.find((x) => x.primary)?.cols;
   const { mode, key } = chooseMode(config, uniqueKeys, primaryKey, columns);
+  const keyText = key && [...key].sort().join('\0');
+  const arbiters = idx.rows.filter((x) => [...x.cols].sort().join('\0') === keyText);
+  const f = facts.rows[0];
   return {
     oid: r.oid,
     schema: r.schema,
@@ -104,6 +121,8 @@ export async function readTarget(client: pg.ClientBase, config: Config): Promise
     referenced: fk.rowCount !== null && fk.rowCount > 0,
     mode,
     key,
+    mergeable:
+      f?.v17 === true && !f.extra && r.kind === 'r' && arbiters.length > 0 && arbiters.every((x) => x.plain),
   };
 }
 

@@ -190,5 +190,6 @@ function plannedTarget(config: Config, schema: string, cols: NewColumn[]): Targe
     referenced: false,
     mode,
     key: chosen,
+    mergeable: false,
   };
 }

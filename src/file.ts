@@ -60,6 +60,8 @@ export interface FileResult {
   scanConverted?: number;
   /** staging path: merged sub-batch by sub-batch as they landed (src/landed.ts), not in one statement at the end */
   mergedAsLanded?: boolean;
+  /** merged as landed: by MERGE (an upsert where the target allows it) or by INSERT (... ON CONFLICT) */
+  mergedBy?: 'MERGE' | 'INSERT';
   /** Parquet files: COPY encoding, row groups, decodes in flight at once */
   parquet?: ParquetStats;
   /** --archive-dir / --error-dir: where the file was moved, or why it could not be */
@@ -476,10 +478,12 @@ export async function loadFile(
       landed.end(sources.length);
       const merged = await landed.done;
       const reason = landed.reason ?? '';
+      const statement = landed.statement;
       landed = undefined;
       if (merged) {
         stagingCreated = false;
         res.mergedAsLanded = true;
+        res.mergedBy = statement;
         return { result: await loaded() };
       }
       log.debug(

@@ -16,7 +16,14 @@ import type pg from 'pg';
 import { inTransaction, withClient } from './db.js';
 import type { Mode } from './config.js';
 import type { Target } from './catalog.js';
-import { BATCH_COL, batchNumber, mergeSql, type FileColumn } from './merge.js';
+import {
+  BATCH_COL,
+  batchNumber,
+  landedUpsertSql,
+  mergeSql,
+  upsertsByMerge,
+  type FileColumn,
+} from './merge.js';
 import { quoteIdent } from './sql.js';
 
 /** Sub-batches 0 to BATCH_TABLES - 1 of a file merged as they land get tables of their own (batchTableDdl); later
@@ -81,8 +88,11 @@ export class LandedMerge {
   readonly done: Promise<boolean>;
   /** why it rolled back, for the log */
   reason: string | undefined;
+  /** the statement that merges each sub-batch: MERGE for an upsert where the target allows it, else INSERT */
+  readonly statement: 'MERGE' | 'INSERT';
 
   constructor(private readonly job: LandedJob) {
+    this.statement = upsertsByMerge(job.target, job.columns, job.mode) ? 'MERGE' : 'INSERT';
     this.done = this.run().then(
       () => true,
       (err: Error) => {
@@ -125,6 +135,20 @@ export class LandedMerge {
     }
   }
 
+  /** Merges sub-batch k: its inserted and updated counts. */
+  private async merge(client: pg.PoolClient, k: number): Promise<{ inserted: string; updated: string }[]> {
+    const { job } = this;
+    type Counts = { inserted: string; updated: string };
+    if (this.statement === 'INSERT')
+      return (await client.query<Counts>(mergeSql(job.target, job.batchSql(k), job.columns, job.mode, k)))
+        .rows;
+    // several statements in one query: a result each (SET, SET, the counts, RESET, RESET)
+    const out = (await client.query(
+      landedUpsertSql(job.target, job.batchSql(k), job.columns, k),
+    )) as unknown as pg.QueryResult<Counts>[];
+    return out.find((r) => r.command === 'SELECT')?.rows ?? [];
+  }
+
   private async run(): Promise<void> {
     const { job } = this;
     // a failing file does not wait for the files before it to finish
@@ -146,9 +170,7 @@ export class LandedMerge {
               throw new NotMerged(`sub-batch ${k}'s keys do not all follow the earlier ones`);
             hi = row.hi;
           }
-          const { rows } = await client.query<{ inserted: string; updated: string }>(
-            mergeSql(job.target, job.batchSql(k), job.columns, job.mode, k),
-          );
+          const rows = await this.merge(client, k);
           merged.inserted += Number(rows[0]?.inserted ?? 0);
           merged.updated += Number(rows[0]?.updated ?? 0);
         }

@@ -117,13 +117,12 @@ export function mergeSql(
     return `WITH m AS (${insert} SELECT ${select.join(', ')} FROM ${from} RETURNING 1)
             SELECT count(*)::int8 AS inserted, 0::int8 AS updated FROM m`;
   }
-  const keySet = new Set(key);
   const stagingKey = key.map((k) => quoteIdent(loaded.find((c) => c.target.name === k)!.stagingName));
   const latest =
     `SELECT DISTINCT ON (${stagingKey.join(', ')}) ${select.join(', ')} FROM ${from} ` +
     `ORDER BY ${stagingKey.join(', ')}, ${quoteIdent(BATCH_COL)} DESC, ${quoteIdent(ORD_COL)} DESC`;
   const conflict = `ON CONFLICT (${key.map(quoteIdent).join(', ')})`;
-  const updatable = loaded.filter((c) => !keySet.has(c.target.name) && c.target.identity !== 'a');
+  const updatable = updatableColumns(key, loaded);
   if (mode === 'insert-only' || updatable.length === 0) {
     return `WITH m AS (${insert} ${latest} ${conflict} DO NOTHING RETURNING 1)
             SELECT count(*)::int8 AS inserted, 0::int8 AS updated FROM m`;
@@ -141,4 +140,56 @@ export function mergeSql(
   // xmax = 0 on the returned row version means it was inserted, not updated.
   return `WITH m AS (${insert} ${latest} ${conflict} DO UPDATE SET ${set.join(', ')} RETURNING (t.xmax = 0) AS ins)
           SELECT count(*) FILTER (WHERE ins)::int8 AS inserted, count(*) FILTER (WHERE NOT ins)::int8 AS updated FROM m`;
+}
+
+/** Whether a file's upsert merged as it lands goes by landedUpsertSql: the target allows it, and there is a column
+ * to update (else ON CONFLICT DO NOTHING it is). */
+export function upsertsByMerge(target: Target, columns: FileColumn[], mode: Mode): boolean {
+  const loaded = columns.filter((c): c is FileColumn & { target: Column } => c.target !== undefined);
+  return (
+    mode === 'upsert' && target.mergeable && !!target.key && updatableColumns(target.key, loaded).length > 0
+  );
+}
+
+/** The loaded columns an upsert updates: all but the key and GENERATED ALWAYS identities. */
+function updatableColumns(
+  key: string[],
+  loaded: (FileColumn & { target: Column })[],
+): (FileColumn & { target: Column })[] {
+  const keySet = new Set(key);
+  return loaded.filter((c) => !keySet.has(c.target.name) && c.target.identity !== 'a');
+}
+
+/** The upsert of sub-batch k (src/landed.ts) by MERGE, when upsertsByMerge. MERGE joins the sub-batch's latest rows to the target
+ * on the key and updates or inserts each; INSERT ... ON CONFLICT DO UPDATE instead inserts speculatively and then
+ * confirms, or locks the row it met and then updates it (a WAL record more per row): for the bench's upsert, merged
+ * by hand in sub-batches of 50,000 on PostgreSQL 18, 13% less of the server's CPU and 9% less WAL. The settings
+ * around it (one round trip: SET LOCAL, the statement, RESET) keep the join probing the key's index row by row, as
+ * ON CONFLICT does, where the planner would rather scan the whole target for each sub-batch (3 times slower). */
+export function landedUpsertSql(target: Target, batchSql: string, columns: FileColumn[], k: number): string {
+  const loaded = columns.filter((c): c is FileColumn & { target: Column } => c.target !== undefined);
+  const key = target.key!;
+  const updatable = updatableColumns(key, loaded);
+  const staged = (name: string): string =>
+    quoteIdent(loaded.find((c) => c.target.name === name)!.stagingName);
+  const stagingKey = key.map(staged);
+  const latest =
+    `SELECT DISTINCT ON (${stagingKey.join(', ')}) ${loaded.map((c) => quoteIdent(c.stagingName)).join(', ')} ` +
+    `FROM ${batchSql} WHERE ${quoteIdent(BATCH_COL)} = ${batchNumber(k)} ` +
+    `ORDER BY ${stagingKey.join(', ')}, ${quoteIdent(ORD_COL)} DESC`;
+  const on = key.map((name) => `t.${quoteIdent(name)} = s.${staged(name)}`).join(' AND ');
+  const set = updatable.map((c) => `${quoteIdent(c.target.name)} = s.${quoteIdent(c.stagingName)}`);
+  const overriding = loaded.some((c) => c.target.identity === 'a') ? ' OVERRIDING SYSTEM VALUE' : '';
+  const names = loaded.map((c) => quoteIdent(c.target.name));
+  const values = loaded.map((c) => `s.${quoteIdent(c.stagingName)}`);
+  return (
+    `SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; ` +
+    `WITH m AS (MERGE INTO ${target.sql} AS t USING (${latest}) AS s ON ${on} ` +
+    `WHEN MATCHED THEN UPDATE SET ${set.join(', ')} ` +
+    `WHEN NOT MATCHED THEN INSERT (${names.join(', ')})${overriding} VALUES (${values.join(', ')}) ` +
+    `RETURNING merge_action() AS action) ` +
+    `SELECT count(*) FILTER (WHERE action = 'INSERT')::int8 AS inserted, ` +
+    `count(*) FILTER (WHERE action = 'UPDATE')::int8 AS updated FROM m; ` +
+    `RESET enable_hashjoin; RESET enable_mergejoin`
+  );
 }

@@ -41,6 +41,10 @@ export interface FileReport {
   subBatches: number;
   /** CSV: sub-batches sent as COPY BINARY (converted by workers); the others went as CSV */
   binarySubBatches: number;
+  /** staging path: merged sub-batch by sub-batch as they landed, not in one statement at the end */
+  mergedAsLanded: boolean;
+  /** merged as landed: by MERGE or by INSERT (... ON CONFLICT); null otherwise */
+  mergedBy: 'MERGE' | 'INSERT' | null;
   retries: number;
   durationMs: number;
   /** why it failed or was skipped; null when it loaded */
@@ -99,6 +103,8 @@ function fileReport(f: FileResult): FileReport {
     rowsRejected: f.rowsRejected,
     subBatches: f.subBatches,
     binarySubBatches: f.binarySubBatches ?? 0,
+    mergedAsLanded: f.mergedAsLanded === true,
+    mergedBy: f.mergedBy ?? null,
     retries: f.retries,
     durationMs: f.durationMs,
     error: f.error

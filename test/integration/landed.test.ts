@@ -40,6 +40,7 @@ describe('merging as the sub-batches land', () => {
         await env.load('up_rise', [f], { batchSize: 10, internalConcurrency: 2, copyFormat, force: true }),
       );
       expect(r.mergedAsLanded, copyFormat).toBe(true);
+      expect(r.mergedBy, copyFormat).toBe('MERGE');
       expect(r.subBatches).toBe(31);
     }
     const audits = (await auditRows(env.db)).filter((x) => x.file_path === f);
@@ -64,7 +65,7 @@ describe('merging as the sub-batches land', () => {
     // 1..1000 in 101 sub-batches of 10 (BATCH_TABLES is 32), 805 twice in a row (sub-batch 80)
     const f = await keyed('many.csv', 'm', [...range(1, 805), 805, ...range(806, 1000)]);
     const r = ok(await env.load('up_many', [f], { batchSize: 10, internalConcurrency: 2 }));
-    expect([r.mergedAsLanded, r.subBatches]).toEqual([true, 101]);
+    expect([r.mergedAsLanded, r.mergedBy, r.subBatches]).toEqual([true, 'MERGE', 101]);
     expect(await counts(f)).toEqual([1001, 667, 333, 1]);
     const v = await env.rows<{ v: string }>(
       'SELECT v FROM up_many WHERE id IN (3, 640, 805, 1000, 1200) ORDER BY id',
@@ -121,7 +122,7 @@ describe('merging as the sub-batches land', () => {
     await env.db.query(`INSERT INTO ins_only VALUES (5, 'keep'), (70, 'keep')`);
     const f = await keyed('ins.csv', 'i', range(1, 80));
     const r = ok(await env.load('ins_only', [f], { batchSize: 8, mode: 'insert-only' }));
-    expect(r.mergedAsLanded).toBe(true);
+    expect([r.mergedAsLanded, r.mergedBy]).toEqual([true, 'INSERT']);
     expect(await counts(f)).toEqual([80, 78, 0, 2]);
     expect(await env.num(`SELECT count(*) FROM ins_only WHERE v = 'keep'`)).toBe(2);
     await env.db.query('CREATE TABLE app_staged (id int, v text)');
@@ -130,6 +131,63 @@ describe('merging as the sub-batches land', () => {
     expect(ra.mergedAsLanded).toBe(true);
     expect(await counts(a)).toEqual([55, 55, 0, 0]);
     expect(await env.num('SELECT count(*) FROM app_staged WHERE id = 1')).toBe(2);
+  });
+
+  it('upserts by MERGE only where it gives what ON CONFLICT gives: not with triggers or a key of other equality', async () => {
+    // a BEFORE INSERT trigger: ON CONFLICT fires it for every row proposed, updated ones too; MERGE would not
+    await env.db.query(`CREATE TABLE up_trig (id bigint PRIMARY KEY, v text);
+      CREATE TABLE up_trig_seen (n int);
+      CREATE FUNCTION up_trig_f() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN INSERT INTO up_trig_seen VALUES (1); RETURN NEW; END $$;
+      CREATE TRIGGER up_trig_t BEFORE INSERT ON up_trig FOR EACH ROW EXECUTE FUNCTION up_trig_f();
+      INSERT INTO up_trig SELECT i, 'old' FROM generate_series(1, 60, 2) i;
+      TRUNCATE up_trig_seen`);
+    const f = await keyed('trig.csv', 'g', range(1, 60));
+    const r = ok(await env.load('up_trig', [f], { batchSize: 7, internalConcurrency: 2 }));
+    expect([r.mergedAsLanded, r.mergedBy]).toEqual([true, 'INSERT']);
+    expect(await counts(f)).toEqual([60, 30, 30, 0]);
+    expect(await env.num('SELECT count(*) FROM up_trig_seen')).toBe(60);
+    // the only unique index on the key compares by text_pattern_ops, not the column's =: ON CONFLICT
+    await env.db.query(`CREATE TABLE up_ops (id text NOT NULL, v text);
+      CREATE UNIQUE INDEX ON up_ops (id text_pattern_ops);
+      INSERT INTO up_ops SELECT 'k' || i, 'old' FROM generate_series(100, 160, 3) i`);
+    const g = await keyed(
+      'ops.csv',
+      'o',
+      range(100, 160).map((i) => `k${i}`),
+    );
+    const o = ok(await env.load('up_ops', [g], { batchSize: 7, key: ['id'], mode: 'upsert' }));
+    expect([o.mergedAsLanded, o.mergedBy]).toEqual([true, 'INSERT']);
+    expect(await counts(g)).toEqual([61, 40, 21, 0]);
+    // the same with the default operator class: MERGE, the same counts and rows
+    await env.db.query(`CREATE TABLE up_plain (id text NOT NULL, v text);
+      CREATE UNIQUE INDEX ON up_plain (id);
+      INSERT INTO up_plain SELECT 'k' || i, 'old' FROM generate_series(100, 160, 3) i`);
+    const h = await keyed(
+      'plain.csv',
+      'o',
+      range(100, 160).map((i) => `k${i}`),
+    );
+    const p = ok(await env.load('up_plain', [h], { batchSize: 7, key: ['id'], mode: 'upsert' }));
+    expect([p.mergedAsLanded, p.mergedBy]).toEqual([true, 'MERGE']);
+    expect(await counts(h)).toEqual([61, 40, 21, 0]);
+    expect(await env.rows('SELECT * FROM up_plain EXCEPT SELECT * FROM up_ops')).toEqual([]);
+    expect(await env.num('SELECT count(*) FROM up_plain')).toBe(61);
+  });
+
+  it('upserts by MERGE into a GENERATED ALWAYS identity key (OVERRIDING SYSTEM VALUE), columns left out kept', async () => {
+    await env.db.query(`CREATE TABLE up_ident (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text,
+        w text DEFAULT 'dflt');
+      INSERT INTO up_ident (id, v, w) OVERRIDING SYSTEM VALUE SELECT i, 'old', 'kept' FROM generate_series(1, 40, 4) i`);
+    const f = await keyed('ident.csv', 'd', range(1, 40));
+    const r = ok(await env.load('up_ident', [f], { batchSize: 6, internalConcurrency: 2 }));
+    expect([r.mergedAsLanded, r.mergedBy]).toEqual([true, 'MERGE']);
+    expect(await counts(f)).toEqual([40, 30, 10, 0]);
+    expect(await env.rows('SELECT id, v, w FROM up_ident WHERE id IN (1, 2, 40) ORDER BY id')).toEqual([
+      { id: '1', v: 'd1.0', w: 'kept' },
+      { id: '2', v: 'd2.1', w: 'dflt' },
+      { id: '40', v: 'd40.39', w: 'dflt' },
+    ]);
   });
 
   it('later files win in a run of several, each merged as it lands, in sorted path order', async () => {

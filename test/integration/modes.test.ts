@@ -42,6 +42,20 @@ describe('upsert', () => {
     ]);
   });
 
+  it('merges a rising key as it lands: by MERGE from PostgreSQL 17, by INSERT ... ON CONFLICT before, the same rows', async () => {
+    await env.db.query(`CREATE TABLE rise_by (id int PRIMARY KEY, v text);
+      INSERT INTO rise_by SELECT i, 'old' FROM generate_series(0, 99, 4) i`);
+    const rows = Array.from({ length: 100 }, (_, i) => [i, `n${i}`]);
+    const f = await env.dir.write('rise_by.csv', csv('id,v', rows));
+    const r = await env.load('rise_by', [f], { batchSize: 9, internalConcurrency: 2 });
+    expect(r.exitCode).toBe(0);
+    const v17 = (await env.num(`SELECT current_setting('server_version_num')::int`)) >= 170000;
+    expect([r.files[0]?.mergedAsLanded, r.files[0]?.mergedBy]).toEqual([true, v17 ? 'MERGE' : 'INSERT']);
+    expect(await env.num(`SELECT count(*) FROM rise_by WHERE v = 'n' || id`)).toBe(100);
+    const [a] = await auditOf(f);
+    expect([a?.rows_read, a?.rows_inserted, a?.rows_updated]).toEqual(['100', '75', '25']);
+  });
+
   it('resolves a key repeated in one file to its last occurrence, across sub-batches finishing in any order', async () => {
     await env.db.query('CREATE TABLE last_wins (id int PRIMARY KEY, v int, batch_hint text)');
     // 60 rows, keys 0..6 repeating; with batchSize 2 the repeats fall in different sub-batches.

@@ -9,6 +9,8 @@ import {
   mergeSql,
   stagingDdl,
   type FileColumn,
+  landedUpsertSql,
+  upsertsByMerge,
 } from '../../src/merge.js';
 import { boundsSql, mergesAsLanded } from '../../src/landed.js';
 
@@ -29,6 +31,7 @@ function target(columns: Column[], key: string[] | undefined, extra: Partial<Tar
     referenced: false,
     mode: key ? 'upsert' : 'append',
     key,
+    mergeable: key !== undefined,
     ...extra,
   };
 }
@@ -240,5 +243,34 @@ describe('the merge as sub-batches land (src/landed.ts)', () => {
     );
     expect(() => batchTableDdl(STG, child, 1.5)).toThrow(RangeError);
     expect(dropStagingSql(STG)).toBe(`DROP TABLE IF EXISTS ${STG} CASCADE`);
+  });
+  it('upserts a sub-batch by MERGE only in upsert mode, on a mergeable target, with a column to update', () => {
+    const t = target([id, name, amount], ['id']);
+    expect(upsertsByMerge(t, [fc(id), fc(name)], 'upsert')).toBe(true);
+    expect(upsertsByMerge(t, [fc(id), fc(name)], 'insert-only')).toBe(false);
+    expect(upsertsByMerge(t, [fc(id), extra], 'upsert')).toBe(false); // nothing to update
+    expect(upsertsByMerge({ ...t, mergeable: false }, [fc(id), fc(name)], 'upsert')).toBe(false);
+  });
+
+  it('MERGEs one sub-batch on the key, its latest rows, quoted, counting inserted and updated', () => {
+    const always = col('id', { type: 'bigint', notNull: true, identity: 'a' });
+    const t = target([always, name, amount], ['id']);
+    const sql = landedUpsertSql(t, `ONLY ${STG}`, [fc(always), fc(name), extra], 40);
+    expect(sql).toMatch(
+      /^SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; WITH m AS \(MERGE /,
+    );
+    expect(sql).toContain(
+      `MERGE INTO "public"."T" AS t USING (SELECT DISTINCT ON ("id") "id", "Full ""Name""" FROM ONLY ${STG} ` +
+        `WHERE "${BATCH_COL}" = 40 ORDER BY "id", "${ORD_COL}" DESC) AS s ON t."id" = s."id" `,
+    );
+    expect(sql).toContain(
+      `WHEN MATCHED THEN UPDATE SET "Full ""Name""" = s."Full ""Name""" WHEN NOT MATCHED`,
+    );
+    expect(sql).toContain(
+      `INSERT ("id", "Full ""Name""") OVERRIDING SYSTEM VALUE VALUES (s."id", s."Full ""Name""") RETURNING merge_action()`,
+    );
+    expect(sql).toContain(`count(*) FILTER (WHERE action = 'UPDATE')::int8 AS updated`);
+    expect(sql).toMatch(/; RESET enable_hashjoin; RESET enable_mergejoin$/);
+    expect(sql).not.toContain('junk');
   });
 });

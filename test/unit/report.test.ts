@@ -41,7 +41,11 @@ describe('buildReport', () => {
   it('has a version, one job per LoadResult, per-file fields, totals over all jobs and the exit code', () => {
     const r = buildReport(
       [
-        job('"public"."events"', [file('a.csv', 'succeeded', { rowsRejected: 1 }), failed], 1),
+        job(
+          '"public"."events"',
+          [file('a.csv', 'succeeded', { rowsRejected: 1, mergedAsLanded: true, mergedBy: 'MERGE' }), failed],
+          1,
+        ),
         job('"s"."t"', [file('c.csv', 'skipped', { rowsRead: 0 })], 0),
       ],
       { loaderVersion: '9.9.9', now: new Date('2026-01-02T03:04:05Z') },
@@ -64,11 +68,14 @@ describe('buildReport', () => {
       rowsRejected: 0,
       subBatches: 1,
       binarySubBatches: 0,
+      mergedAsLanded: false,
+      mergedBy: null,
       retries: 0,
       durationMs: 7,
       error: { code: 'DATA', message: 'line 3, column "x": bad', line: 3, column: 'x' },
     });
     expect(r.jobs[0]!.files[0]!.error).toBeNull();
+    expect([r.jobs[0]!.files[0]!.mergedAsLanded, r.jobs[0]!.files[0]!.mergedBy]).toEqual([true, 'MERGE']);
     expect(r.jobs[0]!.totals).toMatchObject({
       files: 2,
       succeeded: 1,
