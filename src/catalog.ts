@@ -35,7 +35,8 @@ export interface Target {
   /** MERGE may upsert into it (src/landed.ts) with the result INSERT ... ON CONFLICT DO UPDATE would give: the server
    * has MERGE ... RETURNING merge_action() (PostgreSQL 17), the table is not partitioned and has no triggers of its
    * own (MERGE fires INSERT triggers only for new rows), no rules and no row security, and every unique index on
-   * the key's columns compares them as their `=` does (the default operator classes, the columns' collations). */
+   * the key's columns compares them as their `=` does (the default operator classes, the columns' collations) and
+   * is not deferrable (ON CONFLICT refuses those). */
   mergeable: boolean;
 }
 
@@ -73,14 +74,15 @@ export async function readTarget(client: pg.ClientBase, config: Config): Promise
   );
   const idx = await client.query<{ cols: string[]; primary: boolean; plain: boolean }>(
     `SELECT array_agg(a.attname::text ORDER BY k.ord) AS cols, i.indisprimary AS primary,
-            COALESCE(bool_and(o.opcdefault AND i.indcollation[(k.ord - 1)::int] = a.attcollation), false) AS plain
+            i.indimmediate AND
+              COALESCE(bool_and(o.opcdefault AND i.indcollation[(k.ord - 1)::int] = a.attcollation), false) AS plain
        FROM pg_index i
        CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
        LEFT JOIN pg_opclass o ON o.oid = i.indclass[(k.ord - 1)::int]
       WHERE i.indrelid = $1 AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
         AND k.ord <= i.indnkeyatts
-      GROUP BY i.indexrelid, i.indisprimary
+      GROUP BY i.indexrelid, i.indisprimary, i.indimmediate
       ORDER BY i.indisprimary DESC, i.indexrelid`,
     [r.oid],
   );

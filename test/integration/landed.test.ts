@@ -173,6 +173,15 @@ describe('merging as the sub-batches land', () => {
     expect(await counts(h)).toEqual([61, 40, 21, 0]);
     expect(await env.rows('SELECT * FROM up_plain EXCEPT SELECT * FROM up_ops')).toEqual([]);
     expect(await env.num('SELECT count(*) FROM up_plain')).toBe(61);
+    // a deferrable key: ON CONFLICT refuses it as an arbiter, and MERGE is not used to get past that
+    await env.db.query(`CREATE TABLE up_defer (id bigint PRIMARY KEY DEFERRABLE, v text);
+      INSERT INTO up_defer VALUES (1, 'old')`);
+    const d = await keyed('defer.csv', 'e', range(1, 30));
+    const r2 = await env.load('up_defer', [d], { batchSize: 7, internalConcurrency: 2 });
+    expect(r2.exitCode).toBe(1);
+    expect(r2.files[0]?.error?.message).toMatch(/deferrable/);
+    expect(await env.rows('SELECT * FROM up_defer')).toEqual([{ id: '1', v: 'old' }]);
+    expect(await stagingLeft()).toBe(0);
   });
 
   it('upserts by MERGE into a GENERATED ALWAYS identity key (OVERRIDING SYSTEM VALUE), columns left out kept', async () => {
