@@ -199,6 +199,33 @@ describe('merging as the sub-batches land', () => {
     ]);
   });
 
+  it('two loaders upserting overlapping keys at once both load, every key once, whichever statement merged', async () => {
+    // A MERGE meeting a key the other inserted meanwhile fails on the unique index: its file then goes by the one
+    // merge (INSERT ... ON CONFLICT), which updates that key instead.
+    await env.db.query('CREATE TABLE up_race (id bigint PRIMARY KEY, v text)');
+    const a = await keyed('race_a.csv', 'a', range(1, 300));
+    const b = await keyed('race_b.csv', 'b', range(151, 450));
+    const [ra, rb] = await Promise.all([
+      env.load('up_race', [a], { batchSize: 10, internalConcurrency: 2 }),
+      env.load('up_race', [b], { batchSize: 10, internalConcurrency: 2 }),
+    ]);
+    ok(ra);
+    ok(rb);
+    // rows are met in key order by both, so neither waits for the other in a cycle: the first to commit went by MERGE
+    expect([ra, rb].map((r) => r.files[0]?.mergedBy)).toContain('MERGE');
+    expect(await env.num('SELECT count(*) FROM up_race')).toBe(450);
+    expect(
+      await env.num(`SELECT count(*) FROM up_race WHERE v LIKE 'a%' AND id <= 300`),
+    ).toBeGreaterThanOrEqual(150);
+    expect(
+      await env.num(`SELECT count(*) FROM up_race WHERE v LIKE 'b%' AND id >= 151`),
+    ).toBeGreaterThanOrEqual(150);
+    const [ca, cb] = [await counts(a), await counts(b)];
+    expect(ca[1]! + cb[1]!).toBe(450); // inserted: each key once
+    expect(ca[2]! + cb[2]!).toBe(150); // updated: the 150 keys both files hold, by whichever came second
+    expect(await stagingLeft()).toBe(0);
+  });
+
   it('later files win in a run of several, each merged as it lands, in sorted path order', async () => {
     await env.db.query('CREATE TABLE up_two (id int PRIMARY KEY, v text)');
     const a = await keyed('two_a.csv', 'a', range(1, 200));
