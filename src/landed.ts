@@ -11,7 +11,8 @@
 // same error and deals with it as it always did: this path only ever saves time. Each sub-batch (the first
 // BATCH_TABLES of them) is COPYed into a table of its own under the file's staging table (INHERITS: every other
 // reader of staging sees all of them), so the merge of sub-batch k reads one small table whole, and no index slows
-// the COPYs.
+// the COPYs. An upsert merges each sub-batch by MERGE where that gives ON CONFLICT's result (merge.ts,
+// upsertsByMerge): less of the server's CPU and WAL per row.
 import type pg from 'pg';
 import { inTransaction, withClient } from './db.js';
 import type { Mode } from './config.js';
@@ -146,7 +147,9 @@ export class LandedMerge {
     const out = (await client.query(
       landedUpsertSql(job.target, job.batchSql(k), job.columns, k),
     )) as unknown as pg.QueryResult<Counts>[];
-    return out.find((r) => r.command === 'SELECT')?.rows ?? [];
+    const counts = out.find((r) => r.command === 'SELECT');
+    if (!counts) throw new Error('MERGE gave back no counts'); // rolls back: the one merge then runs
+    return counts.rows;
   }
 
   private async run(): Promise<void> {
