@@ -160,12 +160,13 @@ function updatableColumns(
   return loaded.filter((c) => !keySet.has(c.target.name) && c.target.identity !== 'a');
 }
 
-/** The upsert of sub-batch k (src/landed.ts) by MERGE, when upsertsByMerge. MERGE joins the sub-batch's latest rows to the target
- * on the key and updates or inserts each; INSERT ... ON CONFLICT DO UPDATE instead inserts speculatively and then
- * confirms, or locks the row it met and then updates it (a WAL record more per row): for the bench's upsert, merged
- * by hand in sub-batches of 50,000 on PostgreSQL 18, 13% less of the server's CPU and 9% less WAL. The settings
- * around it (one round trip: SET LOCAL, the statement, RESET) keep the join probing the key's index row by row, as
- * ON CONFLICT does, where the planner would rather scan the whole target for each sub-batch (3 times slower). */
+/** The upsert of sub-batch k (src/landed.ts) by MERGE, when upsertsByMerge. MERGE joins the sub-batch's latest rows
+ * to the target on the key and updates or inserts each; INSERT ... ON CONFLICT DO UPDATE instead inserts
+ * speculatively and then confirms, or locks the row it met and then updates it (a WAL record more per row): for the
+ * bench's upsert in sub-batches of 50,000 on PostgreSQL 18 (`npm run bench:merges`), 9% less WAL, and 1 to 13% less
+ * of the server's CPU by run (medians of 5 turns; single turns spread wider). The settings around it (one round
+ * trip: SET LOCAL, the statement, RESET) keep the join probing the key's index row by row, as ON CONFLICT does,
+ * where the planner would rather walk the target's whole index for each sub-batch (slower, more so as it grows). */
 export function landedUpsertSql(target: Target, batchSql: string, columns: FileColumn[], k: number): string {
   const loaded = columns.filter((c): c is FileColumn & { target: Column } => c.target !== undefined);
   const key = target.key!;
