@@ -18,7 +18,7 @@ import type { Column, Target } from '../src/catalog.js';
 import { BATCH_COL, ORD_COL, landedUpsertSql, mergeSql, type FileColumn } from '../src/merge.js';
 import { BENCH_COLUMNS, BENCH_TABLE_DDL, writeDataset } from './dataset.js';
 import { startEmbedded } from './embedded.js';
-import { turnOrder } from './measure.js';
+import { median, turnOrder } from './measure.js';
 
 const { values: o } = parseArgs({
   options: {
@@ -137,10 +137,6 @@ try {
       );
     }
   }
-  const median = (xs: number[]): number => {
-    const s = [...xs].sort((a, b) => a - b);
-    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-  };
   const w = Math.max(...settings.map(([n]) => n.length));
   console.log(`\n${'statement'.padEnd(w)}  wall s  backend CPU s  min-max CPU s  WAL MB`);
   for (const [i, [name]] of settings.entries()) {

@@ -108,8 +108,7 @@ export async function readTarget(client: pg.ClientBase, config: Config): Promise
   const uniqueKeys = idx.rows.map((x) => x.cols);
   const primaryKey = idx.rows.find((x) => x.primary)?.cols;
   const { mode, key } = chooseMode(config, uniqueKeys, primaryKey, columns);
-  const keyText = key && [...key].sort().join('\0');
-  const arbiters = idx.rows.filter((x) => [...x.cols].sort().join('\0') === keyText);
+  const arbiters = key ? idx.rows.filter((x) => columnSet(x.cols) === columnSet(key)) : [];
   const f = facts.rows[0];
   return {
     oid: r.oid,
@@ -126,6 +125,11 @@ export async function readTarget(client: pg.ClientBase, config: Config): Promise
     mergeable:
       f?.v17 === true && !f.extra && r.kind === 'r' && arbiters.length > 0 && arbiters.every((x) => x.plain),
   };
+}
+
+/** Column names in any order, as one comparable string. */
+function columnSet(names: readonly string[]): string {
+  return [...names].sort().join('\0');
 }
 
 /** The mode and key: --key must name a unique index's columns (in any order); upsert is the default when there is
@@ -148,8 +152,8 @@ export function chooseMode(
         `--key column ${JSON.stringify(k)} is not a column of ${config.tableText}`,
       );
     });
-    const want = [...new Set(resolved)].sort().join('\0');
-    if (!uniqueKeys.some((u) => [...u].sort().join('\0') === want)) {
+    const want = columnSet([...new Set(resolved)]);
+    if (!uniqueKeys.some((u) => columnSet(u) === want)) {
       throw new LoaderError(
         'TARGET',
         `--key (${resolved.join(', ')}) matches no unique index or primary key of ${config.tableText}; ` +

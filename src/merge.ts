@@ -22,6 +22,18 @@ export interface FileColumn {
   stagingName: string;
 }
 
+type Loaded = FileColumn & { target: Column };
+
+/** The file columns that go into the target. */
+function loadedColumns(columns: FileColumn[]): Loaded[] {
+  return columns.filter((c): c is Loaded => c.target !== undefined);
+}
+
+/** The quoted staging name of target column `name`, which the file loads. */
+function stagedName(loaded: Loaded[], name: string): string {
+  return quoteIdent(loaded.find((c) => c.target.name === name)!.stagingName);
+}
+
 export function stagingDdl(stagingSql: string, columns: FileColumn[]): string {
   const defs = columns.map((c) =>
     c.target
@@ -105,7 +117,7 @@ export function mergeSql(
       : typeof range === 'number'
         ? `${stagingSql} WHERE ${quoteIdent(BATCH_COL)} = ${batchNumber(range)}`
         : `${stagingSql} WHERE ${rangeFilter(range)}`;
-  const loaded = columns.filter((c): c is FileColumn & { target: Column } => c.target !== undefined);
+  const loaded = loadedColumns(columns);
   // An empty file (0 bytes: no header, no records) has no columns and nothing to merge, whatever the mode.
   if (loaded.length === 0) return `SELECT 0::int8 AS inserted, 0::int8 AS updated`;
   const names = loaded.map((c) => quoteIdent(c.target.name));
@@ -117,7 +129,7 @@ export function mergeSql(
     return `WITH m AS (${insert} SELECT ${select.join(', ')} FROM ${from} RETURNING 1)
             SELECT count(*)::int8 AS inserted, 0::int8 AS updated FROM m`;
   }
-  const stagingKey = key.map((k) => quoteIdent(loaded.find((c) => c.target.name === k)!.stagingName));
+  const stagingKey = key.map((k) => stagedName(loaded, k));
   const latest =
     `SELECT DISTINCT ON (${stagingKey.join(', ')}) ${select.join(', ')} FROM ${from} ` +
     `ORDER BY ${stagingKey.join(', ')}, ${quoteIdent(BATCH_COL)} DESC, ${quoteIdent(ORD_COL)} DESC`;
@@ -145,17 +157,14 @@ export function mergeSql(
 /** Whether a file's upsert merged as it lands goes by landedUpsertSql: the target allows it, and there is a column
  * to update (else ON CONFLICT DO NOTHING it is). */
 export function upsertsByMerge(target: Target, columns: FileColumn[], mode: Mode): boolean {
-  const loaded = columns.filter((c): c is FileColumn & { target: Column } => c.target !== undefined);
+  const loaded = loadedColumns(columns);
   return (
     mode === 'upsert' && target.mergeable && !!target.key && updatableColumns(target.key, loaded).length > 0
   );
 }
 
 /** The loaded columns an upsert updates: all but the key and GENERATED ALWAYS identities. */
-function updatableColumns(
-  key: string[],
-  loaded: (FileColumn & { target: Column })[],
-): (FileColumn & { target: Column })[] {
+function updatableColumns(key: string[], loaded: Loaded[]): Loaded[] {
   const keySet = new Set(key);
   return loaded.filter((c) => !keySet.has(c.target.name) && c.target.identity !== 'a');
 }
@@ -168,17 +177,15 @@ function updatableColumns(
  * trip: SET LOCAL, the statement, RESET) keep the join probing the key's index row by row, as ON CONFLICT does,
  * where the planner would rather walk the target's whole index for each sub-batch (slower, more so as it grows). */
 export function landedUpsertSql(target: Target, batchSql: string, columns: FileColumn[], k: number): string {
-  const loaded = columns.filter((c): c is FileColumn & { target: Column } => c.target !== undefined);
+  const loaded = loadedColumns(columns);
   const key = target.key!;
   const updatable = updatableColumns(key, loaded);
-  const staged = (name: string): string =>
-    quoteIdent(loaded.find((c) => c.target.name === name)!.stagingName);
-  const stagingKey = key.map(staged);
+  const stagingKey = key.map((k) => stagedName(loaded, k));
   const latest =
     `SELECT DISTINCT ON (${stagingKey.join(', ')}) ${loaded.map((c) => quoteIdent(c.stagingName)).join(', ')} ` +
     `FROM ${batchSql} WHERE ${quoteIdent(BATCH_COL)} = ${batchNumber(k)} ` +
     `ORDER BY ${stagingKey.join(', ')}, ${quoteIdent(ORD_COL)} DESC`;
-  const on = key.map((name) => `t.${quoteIdent(name)} = s.${staged(name)}`).join(' AND ');
+  const on = key.map((name, i) => `t.${quoteIdent(name)} = s.${stagingKey[i]!}`).join(' AND ');
   const set = updatable.map((c) => `${quoteIdent(c.target.name)} = s.${quoteIdent(c.stagingName)}`);
   const overriding = loaded.some((c) => c.target.identity === 'a') ? ' OVERRIDING SYSTEM VALUE' : '';
   const names = loaded.map((c) => quoteIdent(c.target.name));
