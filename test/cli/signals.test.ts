@@ -24,7 +24,7 @@ async function interrupt(
   signal: NodeJS.Signals,
   twice = false,
   extra: string[] = [],
-): Promise<number | null> {
+): Promise<number | string | null> {
   await db.query(BENCH_TABLE_DDL(table));
   const spawned = new Date();
   const child = spawn(
@@ -34,11 +34,16 @@ async function interrupt(
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   );
+  // What it wrote to stderr, to name in the failure when it did not exit with a code (killed, or crashed).
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   // Send the signal once COPY is under way (the run has logged its start; with --no-direct the staging table exists).
   await waitForCopy(db, spawned);
   child.kill(signal);
   if (twice) setTimeout(() => child.kill(signal), 20);
-  return new Promise((resolve) => child.on('close', (code) => resolve(code)));
+  return new Promise((resolve) =>
+    child.on('close', (code, sig) => resolve(code ?? `killed by ${sig}; stderr: ${stderr.slice(-2000)}`)),
+  );
 }
 
 describe('signals', () => {
