@@ -118,6 +118,45 @@ describe('CsvBinaryEncoder', () => {
     if (!r.ok) expect(r.reason).toContain(reason);
   });
 
+  it('copies quoted fields exactly: doubled quotes, backslash escapes, newlines, fields past the buffers', () => {
+    /** the records' fields as strings (every column text), or why it gave up */
+    const fields = (text: string, cols: number, extra: Partial<CsvBinaryOptions> = {}) => {
+      const r = encode(text, Array<Kind>(cols).fill(Kind.Text), extra);
+      if (!r.ok) return `gave up: ${r.reason}`;
+      const b = Buffer.from(r.data);
+      const out: string[][] = [];
+      for (let p = 19; b.readInt16BE(p) !== -1;) {
+        const n = b.readInt16BE(p);
+        p += 2;
+        const rec: string[] = [];
+        for (let k = 0; k < n; k++, p += 4) {
+          const len = b.readInt32BE(p);
+          rec.push(b.toString('utf8', p + 4, p + 4 + len));
+          p += len;
+        }
+        out.push(rec);
+      }
+      return out;
+    };
+    expect(fields('"a""b",x\n"one\ntwo","x""""y"\n"",""""\n', 2)).toEqual([
+      ['a"b', 'x'],
+      ['one\ntwo', 'x""y'],
+      ['', '"'],
+    ]);
+    // with a backslash escape: \" and \\ are one byte; a backslash before anything else is itself
+    expect(fields('"a\\"b","c\\\\d","e\\f","\\\n"\n', 4, { escape: 0x5c })).toEqual([
+      ['a"b', 'c\\d', 'e\\f', '\\\n'],
+    ]);
+    expect(fields('"g""h"\n', 1, { escape: 0x5c })).toBe('gave up: bytes after a closing quote');
+    // 10,001 bytes: the output grows (4 KB at a time) inside the field, at every offset of the doubled quote
+    for (const at of [0, 255, 256, 4095, 4096, 4097, 9999]) {
+      const long = 'x'.repeat(at) + '"' + 'y'.repeat(10_000 - at);
+      expect(fields(`"${long.replace('"', '""')}",z\n`, 2)).toEqual([[long, 'z']]);
+    }
+    // a quoted int through the 4 KB scratch buffer, grown
+    expect(tuples(`"${'0'.repeat(9000)}7"\n`, [Kind.Int4])).toBe('0001' + '00000004' + '00000007');
+  });
+
   it('reads a timestamptz without an offset only when the session is in UTC', () => {
     expect(encode('2020-01-01 00:00:00\n', [Kind.Timestamptz]).ok).toBe(false);
     expect(encode('2020-01-01 00:00:00\n', [Kind.Timestamptz], { utcSession: true }).ok).toBe(true);
