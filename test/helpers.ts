@@ -125,13 +125,19 @@ export async function auditRows(db: TestDb, schema = 'public'): Promise<AuditRec
 
 /** Resolves once a loader COPY is running in this test's database, on a connection opened after `since` (so a
  * backend left by an earlier, killed run does not count). Bounded: gives up after `tries` polls. */
-export async function waitForCopy(db: TestDb, since = new Date(0), tries = 2000): Promise<boolean> {
+export async function waitForCopy(
+  db: TestDb,
+  since = new Date(0),
+  tries = 2000,
+  opts: { running?: boolean } = {},
+): Promise<boolean> {
   for (let i = 0; i < tries; i++) {
+    // `query` is a session's last statement: a COPY that has ended stays there until the next one, unless `running`
     const rows = await db.query(
       `SELECT 1 FROM pg_stat_activity
         WHERE datname = current_database() AND application_name = 'loader' AND query ILIKE 'COPY%'
-          AND backend_start >= $1`,
-      [since],
+          AND backend_start >= $1 AND ($2::boolean IS NOT TRUE OR state = 'active')`,
+      [since, opts.running ?? false],
     );
     if (rows.length > 0) return true;
     await new Promise((r) => setTimeout(r, 10));

@@ -37,8 +37,10 @@ async function interrupt(
   // What it wrote to stderr, to name in the failure when it did not exit with a code (killed, or crashed).
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  // Send the signal once COPY is under way (the run has logged its start; with --no-direct the staging table exists).
-  await waitForCopy(db, spawned);
+  // Send the signal while a COPY is running (with --no-direct the staging table exists): a COPY that had ended,
+  // seen by a test process the machine then held back, could let a direct run end before its signal came (the
+  // one possible cause of the exit without a code that CI once saw).
+  await waitForCopy(db, spawned, 2000, { running: true });
   child.kill(signal);
   if (twice) setTimeout(() => child.kill(signal), 20);
   return new Promise((resolve) =>
@@ -58,13 +60,13 @@ describe('signals', () => {
   });
 
   it('a second SIGINT exits at once, still leaving no rows', async () => {
-    const code = await interrupt('sig_twice', 'SIGINT', true);
+    const code = await interrupt('sig_twice', 'SIGINT', true, ['--concurrency', '1']); // the files in turn: longer
     expect(code).toBe(130);
     expect((await db.query(`SELECT count(*)::int AS n FROM sig_twice`))[0]!.n).toBe(0);
   });
 
   it('SIGTERM exits 143 and leaves no rows', async () => {
-    const code = await interrupt('sig_term', 'SIGTERM');
+    const code = await interrupt('sig_term', 'SIGTERM', false, ['--concurrency', '1']);
     expect(code).toBe(143);
     expect((await db.query(`SELECT count(*)::int AS n FROM sig_term`))[0]!.n).toBe(0);
   });
