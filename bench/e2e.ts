@@ -20,11 +20,14 @@ import {
   rounds,
   type Pending,
   median,
+  paired,
+  pairedLine,
   runChild,
   table,
   tmpRssFile,
   type ChildSpec,
   type Measured,
+  type Paired,
 } from './measure.js';
 import { ALL, Datasets, generated, SCENARIOS, userScenario, type Scenario } from './scenarios.js';
 import { headerColumns, keyColumns, userTable } from './user.js';
@@ -117,6 +120,8 @@ interface ScenarioResult extends Scenario {
   reference?: string;
   results: Measured[];
   best?: string;
+  /** --base-cli: each loader setting against the other build's, turn by turn */
+  pairs: ({ a: string; b: string } & Paired)[];
 }
 
 const out: ScenarioResult[] = [];
@@ -263,7 +268,8 @@ try {
     const loaders = results
       .filter((r) => r.kind === 'loader')
       .sort((a, b) => median(a.times) - median(b.times));
-    out.push({ ...sc, reference: reference?.name, results, best: loaders[0]?.name });
+    const pairs = abPairs(results).map(({ a, b, p }) => ({ a: a.name, b: b.name, ...p }));
+    out.push({ ...sc, reference: reference?.name, results, best: loaders[0]?.name, pairs });
     report(sc, results, reference, loaders);
   }
   if (o.json) {
@@ -317,6 +323,16 @@ function grid(
   return ps;
 }
 
+/** The loader settings and the --base-cli build's same settings (named alike, `base` for `loader`), paired. */
+function abPairs(results: readonly Measured[]): { a: Measured; b: Measured; p: Paired }[] {
+  return results.flatMap((a) => {
+    if (a.kind !== 'loader') return [];
+    const b = results.find((r) => r.kind === 'baseline' && r.name === a.name.replace(/^loader /, 'base '));
+    const p = b && paired(a.times, b.times);
+    return b && p ? [{ a, b, p }] : [];
+  });
+}
+
 function report(
   sc: Scenario,
   results: Measured[],
@@ -329,6 +345,10 @@ function report(
       `${sc.files.length} file(s), ${runs} run(s) each; ratio = median / median of ${reference?.name ?? '-'}\n`,
   );
   for (const l of table(results, sc.rows, sc.bytes, reference)) console.log(l);
+  // --base-cli: each loader setting against the other build's same setting, turn by turn
+  const pairs = abPairs(results);
+  if (pairs.length) console.log('');
+  for (const { a, b, p } of pairs) console.log(pairedLine(a.name, b.name, p));
   if (sc.rssGoal !== undefined) {
     const peak = Math.max(...loaders.map((r) => r.rss ?? 0));
     const ok = peak <= sc.rssGoal;

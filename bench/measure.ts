@@ -141,6 +141,44 @@ export async function rounds(
   }
 }
 
+/** Two settings measured in the same turns (an A/B with --base-cli): run i of one against run i of the other, which
+ * shared that turn's load. On a shared machine the spread of either's runs is wider than most changes; what the
+ * turns say is how often one was faster and by how much on average. */
+export interface Paired {
+  turns: number;
+  /** turns in which `a` was faster */
+  faster: number;
+  /** mean of a - b over the turns, seconds (negative: `a` faster) */
+  meanDiff: number;
+  /** mean of a / b over the turns */
+  meanRatio: number;
+}
+
+export function paired(a: readonly number[], b: readonly number[]): Paired | undefined {
+  const turns = Math.min(a.length, b.length);
+  if (turns === 0) return undefined;
+  let faster = 0;
+  let diff = 0;
+  let ratio = 0;
+  for (let i = 0; i < turns; i++) {
+    if (a[i]! < b[i]!) faster++;
+    diff += a[i]! - b[i]!;
+    ratio += a[i]! / b[i]!;
+  }
+  return { turns, faster, meanDiff: diff / turns, meanRatio: ratio / turns };
+}
+
+/** One line for an A/B: "<a> against <b>: faster in 3 of 5 turns, 0.21 s (4%) faster on average". */
+export function pairedLine(a: string, b: string, p: Paired): string {
+  const d = Math.abs(p.meanDiff);
+  const pct = Math.abs(1 - p.meanRatio) * 100;
+  const how = p.meanDiff < 0 ? 'faster' : 'slower';
+  return (
+    `${a} against ${b}: faster in ${p.faster} of ${p.turns} turns, ` +
+    `${d.toFixed(2)} s (${pct.toFixed(0)}%) ${how} on average`
+  );
+}
+
 /** The table: one line per setting, ratio to the reference's median. */
 export function table(
   results: readonly Measured[],
