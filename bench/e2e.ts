@@ -268,9 +268,15 @@ try {
     const loaders = results
       .filter((r) => r.kind === 'loader')
       .sort((a, b) => median(a.times) - median(b.times));
-    const pairs = abPairs(results).map(({ a, b, p }) => ({ a: a.name, b: b.name, ...p }));
-    out.push({ ...sc, reference: reference?.name, results, best: loaders[0]?.name, pairs });
-    report(sc, results, reference, loaders);
+    const pairs = abPairs(results);
+    out.push({
+      ...sc,
+      reference: reference?.name,
+      results,
+      best: loaders[0]?.name,
+      pairs: pairs.map(({ a, b, p }) => ({ a: a.name, b: b.name, ...p })),
+    });
+    report(sc, results, reference, loaders, pairs);
   }
   if (o.json) {
     const machine = { cpus: availableParallelism(), cpu: cpus()[0]?.model, node: process.version };
@@ -338,6 +344,7 @@ function report(
   results: Measured[],
   reference: Measured | undefined,
   loaders: Measured[],
+  pairs: ReturnType<typeof abPairs>,
 ): void {
   const mb = sc.bytes / 1e6;
   console.log(
@@ -346,7 +353,6 @@ function report(
   );
   for (const l of table(results, sc.rows, sc.bytes, reference)) console.log(l);
   // --base-cli: each loader setting against the other build's same setting, turn by turn
-  const pairs = abPairs(results);
   if (pairs.length) console.log('');
   for (const { a, b, p } of pairs) console.log(pairedLine(a.name, b.name, p));
   if (sc.rssGoal !== undefined) {

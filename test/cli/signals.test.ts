@@ -24,7 +24,7 @@ async function interrupt(
   signal: NodeJS.Signals,
   twice = false,
   extra: string[] = [],
-): Promise<number | string | null> {
+): Promise<number | string> {
   await db.query(BENCH_TABLE_DDL(table));
   const spawned = new Date();
   const child = spawn(
@@ -38,8 +38,8 @@ async function interrupt(
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   // Send the signal while a COPY is running (with --no-direct the staging table exists): a COPY that had ended,
-  // seen by a test process the machine then held back, could let a direct run end before its signal came (the
-  // one possible cause of the exit without a code that CI once saw).
+  // seen by a test process the machine then held back, could let a run end before its signal came (one possible
+  // cause of the exit without a code that CI once saw).
   await waitForCopy(db, spawned, 2000, { running: true });
   child.kill(signal);
   if (twice) setTimeout(() => child.kill(signal), 20);
