@@ -7,7 +7,7 @@
 // sub-batch, which then goes as its CSV bytes: the server parses it and reports its errors as it always has.
 // Pure: bytes in, bytes out.
 import { Kind } from './types.js';
-import { Writer } from '../parquet/writer.js';
+import { Writer, viewOf } from '../parquet/writer.js';
 import {
   writeBool,
   writeBytes,
@@ -42,6 +42,25 @@ export type CsvBinaryOutcome =
 
 const NL = 10;
 const CR = 13;
+const NL_WORD = 0x0a0a0a0a;
+const CR_WORD = 0x0d0d0d0d;
+
+/** Whether a 32-bit word holds a zero byte (exact: the lowest zero byte always sets its high bit). */
+function hasZero(v: number): boolean {
+  return ((v - 0x01010101) & ~v & 0x80808080) !== 0;
+}
+
+/** Whether a word holds a byte below k's (k: a byte value up to 128 in each byte of a word; exact in the same way). */
+function hasBelow(v: number, k: number): boolean {
+  return ((v - k) & ~v & 0x80808080) !== 0;
+}
+
+/** Whether none of a word's bytes may end an unquoted field: none below `below` (when it is not -1), else none is
+ * the delimiter, the quote, CR or LF (dw, qw: those bytes in each byte of a word). */
+function noStop(v: number, below: number, dw: number, qw: number): boolean {
+  if (below !== -1) return !hasBelow(v, below);
+  return !hasZero(v ^ dw) && !hasZero(v ^ qw) && !hasZero(v ^ NL_WORD) && !hasZero(v ^ CR_WORD);
+}
 const SIGNATURE = [0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00]; // PGCOPY\n\377\r\n\0
 
 /** The output buffer's first size for `n` input bytes. */
@@ -68,9 +87,20 @@ export type Step =
 export class CsvBinaryEncoder {
   private o = new Writer(1024);
   private scratch = Buffer.allocUnsafe(1 << 12);
+  private scratchView = viewOf(this.scratch);
+  /** the bytes being converted, as a DataView: plain bytes are tested and copied 4 at a time (words) */
+  private bv = viewOf(Buffer.alloc(0));
   private readonly opts: CsvBinaryOptions;
   /** bytes that end an unquoted field (or must not be in one) */
   private readonly stop = new Uint8Array(256);
+  /** the largest stop byte + 1, in each byte of a word, when the stop bytes are all below '0' (a comma or tab
+   * delimiter): a word none of whose bytes is below it holds none (one test; digits, letters, '-', '.', ':' are
+   * above); else -1, and a word is tested for each stop byte (a '|' or ';' delimiter: digits would be below it) */
+  private readonly belowStop: number;
+  private readonly delimiterWord: number;
+  /** the quote, the escape and a newline in each byte of a word: what ends a run of plain bytes in a quoted field */
+  private readonly quoteWord: number;
+  private readonly escapeWord: number;
   /** where the next record starts */
   private at = 0;
   /** the furthest byte the record's parse looked at: a give-up decided at the bytes' end may be a cut record */
@@ -85,6 +115,11 @@ export class CsvBinaryEncoder {
   constructor(opts: CsvBinaryOptions) {
     this.opts = opts;
     this.stop[NL] = this.stop[CR] = this.stop[opts.delimiter] = this.stop[opts.quote] = 1;
+    const maxStop = Math.max(NL, CR, opts.delimiter, opts.quote);
+    this.belowStop = maxStop < 48 ? Math.imul(maxStop + 1, 0x01010101) : -1;
+    this.delimiterWord = Math.imul(opts.delimiter, 0x01010101);
+    this.quoteWord = Math.imul(opts.quote, 0x01010101);
+    this.escapeWord = Math.imul(opts.escape, 0x01010101);
   }
 
   /** Converts the records of `buf` (whole records, no header). The bytes come back in a buffer of their own
@@ -112,6 +147,7 @@ export class CsvBinaryEncoder {
    * (the input ends at `n`), a record that reaches `n` may be cut: it is left for the next call, with more bytes. */
   more(buf: Buffer, from: number, n: number, max: number, final: boolean): Step {
     const b = n === buf.length ? buf : buf.subarray(0, n);
+    this.bv = viewOf(b);
     const o = this.o;
     const tag = this.opts.tag;
     this.at = from;
@@ -166,9 +202,7 @@ export class CsvBinaryEncoder {
     const o = this.o;
     const n = b.length;
     const cols = kinds.length;
-    const stop = this.stop;
     const nullEmpty = nullBytes.length === 0;
-    o.ensure(2);
     o.i16(this.opts.tag === undefined ? cols : cols + 2);
     let i = this.at;
     let whole = false;
@@ -176,9 +210,11 @@ export class CsvBinaryEncoder {
       const kind = kinds[c]!;
       if (i < n && b[i] === quote) {
         i = this.quoted(b, i, kind, c);
+      } else if (kind <= Kind.Jsonb) {
+        i = this.unquotedText(b, i, kind, c);
       } else {
         const fs = i;
-        while (i < n && stop[b[i]!] === 0) i++;
+        i = this.fieldEnd(b, i);
         this.far = i;
         if (i < n && b[i] === quote) throw new GiveUp(c, 'a quote inside an unquoted field');
         if (nullEmpty ? i === fs : this.isNull(b, fs, i)) {
@@ -219,15 +255,21 @@ export class CsvBinaryEncoder {
 
   /** A quoted field from its opening quote at `i`; returns the index after its closing quote. One pass copies the
    * bytes unescaped: text straight into the output (its length patched after), other types through `scratch`.
-   * A JavaScript loop: fields are short, and a native indexOf per quote costs more. Its inner loop copies runs of
-   * plain bytes with one bound and two or three compares per byte (13% less time for the bench's rows as text,
-   * 0 to 8% typed: an A/B of the two in one process). */
+   * A JavaScript loop: fields are short, and a native indexOf per quote costs more. Plain bytes go a word of four
+   * at a time (one DataView read, a test of all four for the quote, the escape and a newline, one write), the word
+   * that holds one byte by byte. With the unquoted fields' words (fieldEnd, unquotedText), the bench's rows convert
+   * in 0.84 of the instructions typed and 0.66 as text (callgrind: the count of 3 more passes over 35,000 rows);
+   * a byte at a time, each byte's loop was a dozen loads and checks the JIT does not hoist. */
   private quoted(b: Buffer, i: number, kind: Kind, c: number): number {
     const { quote, escape } = this.opts;
     const n = b.length;
+    const bv = this.bv;
+    const qw = this.quoteWord;
+    const ew = this.escapeWord;
     const text = kind === Kind.Text || kind === Kind.Json || kind === Kind.Jsonb;
     const o = this.o;
     let dst: Uint8Array;
+    let dv: DataView;
     let w: number;
     let lenAt = 0;
     if (text) {
@@ -235,27 +277,50 @@ export class CsvBinaryEncoder {
       lenAt = o.pos;
       w = lenAt + 4;
       dst = o.buf;
+      dv = o.view;
       if (kind === Kind.Jsonb) dst[w++] = 1;
     } else {
       dst = this.scratch;
+      dv = this.scratchView;
       w = 0;
     }
     let cap = dst.length - 1;
     let p = i + 1;
-    const doubled = escape === quote; // RFC 4180's "" (the default): one byte fewer to compare per byte
+    const doubled = escape === quote; // RFC 4180's "" (the default): one byte fewer to look for
     for (;;) {
-      // the run of plain bytes up to the next quote, escape or newline, as many as fit before the buffer grows
+      // the run of plain bytes up to the next quote, escape or newline, as many as fit before the buffer grows:
+      // words of four while none of their bytes is one, then byte by byte through the word that has one
       const lim = Math.min(n, p + cap - w);
       if (doubled) {
-        for (let x = b[p]; p < lim && x !== quote && x !== NL; x = b[++p]) dst[w++] = x!;
+        for (let v = 0; p + 4 <= lim && !hasZero((v = bv.getInt32(p, true)) ^ qw) && !hasZero(v ^ NL_WORD);) {
+          dv.setInt32(w, v, true);
+          p += 4;
+          w += 4;
+        }
       } else {
-        for (let x = b[p]; p < lim && x !== quote && x !== NL && x !== escape; x = b[++p]) dst[w++] = x!;
+        for (
+          let v = 0;
+          p + 4 <= lim &&
+          !hasZero((v = bv.getInt32(p, true)) ^ qw) &&
+          !hasZero(v ^ NL_WORD) &&
+          !hasZero(v ^ ew);
+        ) {
+          dv.setInt32(w, v, true);
+          p += 4;
+          w += 4;
+        }
+      }
+      const e = Math.min(lim, p + 4);
+      if (doubled) {
+        for (let x = b[p]; p < e && x !== quote && x !== NL; x = b[++p]) dst[w++] = x!;
+      } else {
+        for (let x = b[p]; p < e && x !== quote && x !== NL && x !== escape; x = b[++p]) dst[w++] = x!;
       }
       if (p >= n) {
         this.far = n;
         throw new GiveUp(c, 'unterminated quote');
       }
-      if (p < lim) {
+      if (p < e) {
         const x = b[p]!;
         if (x === escape && p + 1 < n && (b[p + 1] === quote || b[p + 1] === escape)) {
           dst[w++] = b[p + 1]!;
@@ -273,10 +338,12 @@ export class CsvBinaryEncoder {
           o.pos = w;
           o.ensure(4096);
           dst = o.buf;
+          dv = o.view;
         } else {
           const bigger = Buffer.allocUnsafe(2 * dst.length);
           bigger.set(dst.subarray(0, w));
           dst = this.scratch = bigger;
+          dv = this.scratchView = viewOf(bigger);
         }
         cap = dst.length - 1;
       }
@@ -293,6 +360,80 @@ export class CsvBinaryEncoder {
     dst[lenAt + 3] = len;
     o.pos = w;
     return p + 1;
+  }
+
+  /** Where the unquoted field at `i` ends: the index of its first stop byte (delimiter, quote, CR, LF), or the
+   * bytes' end. Four bytes at a time while none is below the largest stop byte (digits, letters, '-', '.', ':' are
+   * above a comma), then byte by byte through the word that has one. */
+  private fieldEnd(b: Buffer, i: number): number {
+    const n = b.length;
+    const bv = this.bv;
+    const stop = this.stop;
+    const below = this.belowStop;
+    const dw = this.delimiterWord;
+    const qw = this.quoteWord;
+    for (;;) {
+      while (i + 4 <= n && noStop(bv.getInt32(i, true), below, dw, qw)) i += 4;
+      const e = Math.min(n, i + 4);
+      for (; i < e; i++) if (stop[b[i]!] !== 0) return i;
+      if (i >= n) return n;
+    }
+  }
+
+  /** An unquoted text (json, jsonb) field from `i`, copied as it is scanned (one pass over its bytes, not a scan
+   * for its end and a copy after), words at a time as fieldEnd() scans them; returns the index of the byte that
+   * ends it. */
+  private unquotedText(b: Buffer, i: number, kind: Kind, c: number): number {
+    const o = this.o;
+    const n = b.length;
+    const bv = this.bv;
+    const stop = this.stop;
+    const below = this.belowStop;
+    const dw = this.delimiterWord;
+    const qw = this.quoteWord;
+    const fs = i;
+    o.ensure(5 + 64);
+    const lenAt = o.pos;
+    let w = lenAt + 4;
+    let dst = o.buf;
+    let dv = o.view;
+    if (kind === Kind.Jsonb) dst[w++] = 1;
+    for (;;) {
+      // as many bytes as fit before the buffer grows
+      const lim = Math.min(n, i + dst.length - w);
+      for (let v = 0; i + 4 <= lim && noStop((v = bv.getInt32(i, true)), below, dw, qw); i += 4, w += 4)
+        dv.setInt32(w, v, true);
+      const e = Math.min(lim, i + 4);
+      for (; i < e; i++) {
+        const x = b[i]!;
+        if (stop[x] !== 0) break;
+        dst[w++] = x;
+      }
+      if (i < e) break; // a stop byte
+      if (i < lim) continue; // a word with a byte below the largest stop byte, not one of them
+      if (lim === n) break; // the bytes' end
+      o.pos = w;
+      o.ensure(4096);
+      dst = o.buf;
+      dv = o.view;
+    }
+    this.far = i;
+    if (i < n && b[i] === this.opts.quote) throw new GiveUp(c, 'a quote inside an unquoted field');
+    const nb = this.opts.nullBytes;
+    if (nb.length === 0 ? i === fs : this.isNull(b, fs, i)) {
+      o.pos = lenAt;
+      o.i32(-1);
+      return i;
+    }
+    if (this.opts.kinds.length === 1 && i - fs === 2 && b[fs] === 0x5c && b[fs + 1] === 0x2e)
+      throw new GiveUp(c, 'an end-of-data marker');
+    const len = w - lenAt - 4;
+    dst[lenAt] = len >>> 24;
+    dst[lenAt + 1] = len >>> 16;
+    dst[lenAt + 2] = len >>> 8;
+    dst[lenAt + 3] = len;
+    o.pos = w;
+    return i;
   }
 
   private isNull(src: Uint8Array, fs: number, fe: number): boolean {
