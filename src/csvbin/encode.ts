@@ -44,6 +44,7 @@ const NL = 10;
 const CR = 13;
 const NL_WORD = 0x0a0a0a0a;
 const CR_WORD = 0x0d0d0d0d;
+const NO_BYTES = viewOf(new Uint8Array(0));
 
 /** Whether a 32-bit word holds a zero byte (exact: the lowest zero byte always sets its high bit). */
 function hasZero(v: number): boolean {
@@ -89,7 +90,7 @@ export class CsvBinaryEncoder {
   private scratch = Buffer.allocUnsafe(1 << 12);
   private scratchView = viewOf(this.scratch);
   /** the bytes being converted, as a DataView: plain bytes are tested and copied 4 at a time (words) */
-  private bv = viewOf(Buffer.alloc(0));
+  private bv = NO_BYTES;
   private readonly opts: CsvBinaryOptions;
   /** bytes that end an unquoted field (or must not be in one) */
   private readonly stop = new Uint8Array(256);
@@ -127,8 +128,10 @@ export class CsvBinaryEncoder {
   encode(buf: Buffer, into?: ArrayBuffer): CsvBinaryOutcome {
     this.begin(outSize(buf.length), into);
     const step = this.more(buf, 0, buf.length, Number.POSITIVE_INFINITY, true);
-    if (step.kind === 'gaveUp')
+    if (step.kind === 'gaveUp') {
+      this.bv = NO_BYTES;
       return { ok: false, record: step.record, column: step.column, reason: step.reason };
+    }
     return { ok: true, data: this.finish(), rows: this.rows };
   }
 
@@ -188,6 +191,7 @@ export class CsvBinaryEncoder {
 
   /** Ends the sub-batch: its COPY BINARY bytes. */
   finish(): Uint8Array {
+    this.bv = NO_BYTES; // the input is not held after its sub-batch
     const o = this.o;
     o.ensure(2);
     o.i16(0xffff);
