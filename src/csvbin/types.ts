@@ -48,3 +48,20 @@ export function kindOf(type: string | undefined): Kind | undefined {
   if (ts) return ts[1] ? Kind.Timestamp : Kind.Timestamptz;
   return undefined;
 }
+
+/** Each form's name, for a give-up's reason. */
+export const KIND_NAMES: Record<Kind, string> = {
+  [Kind.Text]: 'text',
+  [Kind.Json]: 'json',
+  [Kind.Jsonb]: 'jsonb',
+  [Kind.Int2]: 'smallint',
+  [Kind.Int4]: 'integer',
+  [Kind.Int8]: 'bigint',
+  [Kind.Float8]: 'double precision',
+  [Kind.Numeric]: 'numeric',
+  [Kind.Bool]: 'boolean',
+  [Kind.Date]: 'date',
+  [Kind.Timestamptz]: 'timestamptz',
+  [Kind.Timestamp]: 'timestamp',
+  [Kind.Uuid]: 'uuid',
+};

@@ -288,6 +288,47 @@ describe('CsvBinaryEncoder', () => {
     },
   );
 
+  it('copies every byte value at every place of a word, quoted and unquoted, and counts a newline among them', () => {
+    // The word tests (four bytes at once) are exact: each byte value, at each of 8 offsets, in a quoted and in an
+    // unquoted text field before an int, comes out as it went in (a quote doubled in the file, one in the value).
+    for (let at = 0; at < 8; at++) {
+      for (let x = 0; x < 256; x++) {
+        const value = Buffer.concat([
+          Buffer.from('a'.repeat(at)),
+          Buffer.from([x]),
+          Buffer.from('b'.repeat(9)),
+        ]);
+        const quoted = Buffer.concat([
+          Buffer.from('"'),
+          x === 0x22 ? Buffer.from(value.toString('latin1').replace('"', '""'), 'latin1') : value,
+          Buffer.from('",7\n'),
+        ]);
+        const unquoted = [0x2c, 0x22, 0x0a, 0x0d].includes(x)
+          ? undefined
+          : Buffer.concat([value, Buffer.from(',7\n')]);
+        for (const text of unquoted ? [quoted, unquoted] : [quoted]) {
+          const enc = new CsvBinaryEncoder(opts([Kind.Text, Kind.Int4]));
+          enc.begin(64);
+          const step = enc.more(text, 0, text.length, Number.POSITIVE_INFINITY, true);
+          expect(step, `byte ${x} at ${at}`).toEqual({ kind: 'rows', at: text.length });
+          expect(enc.newlines).toBe(x === 0x0a ? 1 : 0);
+          const b = Buffer.from(enc.finish());
+          const len = Buffer.alloc(4);
+          len.writeInt32BE(value.length);
+          const want = Buffer.concat([
+            Buffer.from([0, 2]),
+            len,
+            value,
+            Buffer.from('000000040000000' + '7', 'hex'),
+          ]);
+          expect(b.subarray(19, b.length - 2).toString('hex'), `byte ${x} at ${at}`).toBe(
+            want.toString('hex'),
+          );
+        }
+      }
+    }
+  });
+
   it('reads a timestamptz without an offset only when the session is in UTC', () => {
     expect(encode('2020-01-01 00:00:00\n', [Kind.Timestamptz]).ok).toBe(false);
     expect(encode('2020-01-01 00:00:00\n', [Kind.Timestamptz], { utcSession: true }).ok).toBe(true);
