@@ -360,11 +360,7 @@ export class CsvBinaryEncoder {
       this.value(kind, dst, 0, w, c);
       return p + 1;
     }
-    const len = w - lenAt - 4;
-    dst[lenAt] = len >>> 24;
-    dst[lenAt + 1] = len >>> 16;
-    dst[lenAt + 2] = len >>> 8;
-    dst[lenAt + 3] = len;
+    dv.setInt32(lenAt, w - lenAt - 4); // the length, now known
     o.pos = w;
     return p + 1;
   }
@@ -434,11 +430,7 @@ export class CsvBinaryEncoder {
     }
     if (this.opts.kinds.length === 1 && i - fs === 2 && b[fs] === 0x5c && b[fs + 1] === 0x2e)
       throw new GiveUp(c, 'an end-of-data marker');
-    const len = w - lenAt - 4;
-    dst[lenAt] = len >>> 24;
-    dst[lenAt + 1] = len >>> 16;
-    dst[lenAt + 2] = len >>> 8;
-    dst[lenAt + 3] = len;
+    dv.setInt32(lenAt, w - lenAt - 4); // the length, now known
     o.pos = w;
     return i;
   }
