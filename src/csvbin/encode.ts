@@ -10,7 +10,6 @@ import { Kind, KIND_NAMES } from './types.js';
 import { Writer, viewOf } from '../parquet/writer.js';
 import {
   writeBool,
-  writeBytes,
   writeDate,
   writeFloat8,
   writeInt,
@@ -205,11 +204,10 @@ export class CsvBinaryEncoder {
 
   /** One record from `this.at`; false when it ended with the bytes, not with a line ending. */
   private record(b: Buffer): boolean {
-    const { kinds, delimiter: delim, quote, nullBytes } = this.opts;
+    const { kinds, delimiter: delim, quote } = this.opts;
     const o = this.o;
     const n = b.length;
     const cols = kinds.length;
-    const nullEmpty = nullBytes.length === 0;
     o.i16(this.opts.tag === undefined ? cols : cols + 2);
     let i = this.at;
     let whole = false;
@@ -222,16 +220,8 @@ export class CsvBinaryEncoder {
       } else {
         const fs = i;
         i = this.fieldEnd(b, i);
-        this.far = i;
-        if (i < n && b[i] === quote) throw new GiveUp(c, 'a quote inside an unquoted field');
-        if (nullEmpty ? i === fs : this.isNull(b, fs, i)) {
-          o.ensure(4);
-          o.i32(-1);
-        } else {
-          if (cols === 1 && i - fs === 2 && b[fs] === 0x5c && b[fs + 1] === 0x2e)
-            throw new GiveUp(c, 'an end-of-data marker');
-          this.value(kind, b, fs, i, c);
-        }
+        if (this.unquotedNull(b, fs, i, c)) o.i32(-1);
+        else this.value(kind, b, fs, i, c);
       }
       // what follows the field: the delimiter (more fields to come), or the record's end
       if (c < cols - 1) {
@@ -420,19 +410,26 @@ export class CsvBinaryEncoder {
       dst = o.buf;
       dv = o.view;
     }
-    this.far = i;
-    if (i < n && b[i] === this.opts.quote) throw new GiveUp(c, 'a quote inside an unquoted field');
-    const nb = this.opts.nullBytes;
-    if (nb.length === 0 ? i === fs : this.isNull(b, fs, i)) {
+    if (this.unquotedNull(b, fs, i, c)) {
       o.pos = lenAt;
       o.i32(-1);
       return i;
     }
-    if (this.opts.kinds.length === 1 && i - fs === 2 && b[fs] === 0x5c && b[fs + 1] === 0x2e)
-      throw new GiveUp(c, 'an end-of-data marker');
     dv.setInt32(lenAt, w - lenAt - 4); // the length, now known
     o.pos = w;
     return i;
+  }
+
+  /** The checks that end any unquoted field [fs, i), text or typed: no quote may follow it, and a lone `\.` is
+   * COPY's end-of-data marker; true when the field is the NULL string. */
+  private unquotedNull(b: Buffer, fs: number, i: number, c: number): boolean {
+    this.far = i;
+    if (i < b.length && b[i] === this.opts.quote) throw new GiveUp(c, 'a quote inside an unquoted field');
+    const nb = this.opts.nullBytes;
+    if (nb.length === 0 ? i === fs : this.isNull(b, fs, i)) return true;
+    if (this.opts.kinds.length === 1 && i - fs === 2 && b[fs] === 0x5c && b[fs + 1] === 0x2e)
+      throw new GiveUp(c, 'an end-of-data marker');
+    return false;
   }
 
   private isNull(src: Uint8Array, fs: number, fe: number): boolean {
@@ -442,17 +439,11 @@ export class CsvBinaryEncoder {
     return true;
   }
 
+  /** A typed field's value (text, json and jsonb are copied by quoted() and unquotedText(): one here gives up). */
   private value(kind: Kind, b: Uint8Array, fs: number, fe: number, c: number): void {
     const o = this.o;
-    let ok = true;
+    let ok = false;
     switch (kind) {
-      case Kind.Text:
-      case Kind.Json:
-        writeBytes(o, b, fs, fe);
-        return;
-      case Kind.Jsonb:
-        writeBytes(o, b, fs, fe, 1);
-        return;
       case Kind.Int2:
         ok = writeInt(o, b, fs, fe, 2);
         break;

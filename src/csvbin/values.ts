@@ -8,21 +8,6 @@ const PG_EPOCH_DAYS = 10_957; // 2000-01-01 - 1970-01-01
 /** exact powers of ten: m / 10^k is correctly rounded for m < 2^53 and k <= 22 */
 const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
 
-export function writeBytes(o: Writer, b: Uint8Array, fs: number, fe: number, version = 0): void {
-  const n = fe - fs;
-  o.ensure(5 + n);
-  o.i32(n + (version ? 1 : 0));
-  const out = o.buf;
-  let p = o.pos;
-  if (version) out[p++] = version;
-  if (n < 256) for (let k = fs; k < fe; k++) out[p++] = b[k]!;
-  else {
-    out.set(b.subarray(fs, fe), p);
-    p += n;
-  }
-  o.pos = p;
-}
-
 /** Decimal digits with an optional sign, nothing else (PostgreSQL also takes spaces, _ and 0x: not here). */
 export function writeInt(o: Writer, b: Uint8Array, fs: number, fe: number, size: 2 | 4 | 8): boolean {
   let p = fs;
