@@ -10,6 +10,7 @@ import { withClient } from './db.js';
 import { LoaderError, adviceFor, classifyError, sqlStateOf } from './errors.js';
 import { BATCH_COL, BATCH_SETTING, type CopyDialect } from './merge.js';
 import { withRetry } from './retry.js';
+import type { KeyRange } from './keyrange.js';
 import { recordAtLine, recordAtOrdinal, type SubBatchRange } from './scan.js';
 import { quoteIdent } from './sql.js';
 
@@ -31,6 +32,8 @@ export interface BatchSource {
   tagged?(): boolean;
   /** after load(): binary bytes the record scan converted (Route.scanConverts), not a conversion of their own */
   fromScan?(): boolean;
+  /** after load(): the range of the sub-batch's one-column integer key, when its converter read it (keyField) */
+  keys?(): KeyRange | undefined;
 }
 
 export interface CopyJob {

@@ -439,7 +439,7 @@ export async function loadFile(
               onRetry,
             });
         counts.set(source.batch.index, n);
-        landed?.land(source.batch.index);
+        landed?.land(source.batch.index, source.keys?.());
         tallyFormat(res, source);
         source.release?.(true);
         progress?.done(source.batch);

@@ -25,6 +25,7 @@ import {
   upsertsByMerge,
   type FileColumn,
 } from './merge.js';
+import type { KeyRange } from './keyrange.js';
 import { quoteIdent } from './sql.js';
 
 /** Sub-batches 0 to BATCH_TABLES - 1 of a file merged as they land get tables of their own (batchTableDdl); later
@@ -80,7 +81,8 @@ export interface LandedJob {
 export class NotMerged extends Error {}
 
 export class LandedMerge {
-  private readonly landed = new Set<number>();
+  /** the sub-batches landed, with their key range where the converter read it */
+  private readonly landed = new Map<number, KeyRange | undefined>();
   private total: number | undefined;
   private stopped = false;
   private wake: (() => void) | undefined;
@@ -103,9 +105,9 @@ export class LandedMerge {
     );
   }
 
-  /** sub-batch `b` is in staging, committed */
-  land(b: number): void {
-    this.landed.add(b);
+  /** sub-batch `b` is in staging, committed; `keys`: the range of its one-column integer key (src/keyrange.ts) */
+  land(b: number, keys?: KeyRange): void {
+    this.landed.set(b, keys);
     this.wake?.();
   }
 
@@ -136,16 +138,24 @@ export class LandedMerge {
     }
   }
 
-  /** Merges sub-batch k: its inserted and updated counts. */
-  private async merge(client: pg.PoolClient, k: number): Promise<{ inserted: string; updated: string }[]> {
+  /** Merges sub-batch k: its inserted and updated counts. `rising`: its keys rise strictly, so it holds no key
+   * twice and is read in key order as it lies (no DISTINCT ON, no sort). */
+  private async merge(
+    client: pg.PoolClient,
+    k: number,
+    rising: boolean,
+  ): Promise<{ inserted: string; updated: string }[]> {
     const { job } = this;
     type Counts = { inserted: string; updated: string };
     if (this.statement === 'INSERT')
-      return (await client.query<Counts>(mergeSql(job.target, job.batchSql(k), job.columns, job.mode, k)))
-        .rows;
+      return (
+        await client.query<Counts>(
+          mergeSql(job.target, job.batchSql(k), job.columns, job.mode, k, { rising }),
+        )
+      ).rows;
     // several statements in one query: a result each (SET, SET, the counts, RESET, RESET)
     const out = (await client.query(
-      landedUpsertSql(job.target, job.batchSql(k), job.columns, k),
+      landedUpsertSql(job.target, job.batchSql(k), job.columns, k, rising),
     )) as unknown as pg.QueryResult<Counts>[];
     const counts = out.find((r) => r.command === 'SELECT');
     if (!counts) throw new Error('MERGE gave back no counts'); // rolls back: the one merge then runs
@@ -163,7 +173,13 @@ export class LandedMerge {
         const merged = { inserted: 0, updated: 0 };
         let hi: string | null = null;
         for (let k = 0; await this.next(k); k++) {
-          if (key) {
+          const keys = this.landed.get(k);
+          if (key && keys) {
+            // the converter read the sub-batch's integer keys: the same check without reading its table
+            if (hi !== null && BigInt(keys.lo) <= BigInt(hi))
+              throw new NotMerged(`sub-batch ${k}'s keys do not all follow the earlier ones`);
+            hi = keys.hi;
+          } else if (key) {
             const b: pg.QueryResult<{ ok: boolean | null; hi: string | null }> = await client.query(
               boundsSql(job.batchSql(k), key.stagingName, key.target!.type, k),
               [hi],
@@ -173,7 +189,7 @@ export class LandedMerge {
               throw new NotMerged(`sub-batch ${k}'s keys do not all follow the earlier ones`);
             hi = row.hi;
           }
-          const rows = await this.merge(client, k);
+          const rows = await this.merge(client, k, !!key && keys?.rising === true);
           merged.inserted += Number(rows[0]?.inserted ?? 0);
           merged.updated += Number(rows[0]?.updated ?? 0);
         }

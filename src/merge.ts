@@ -110,6 +110,8 @@ export function mergeSql(
   columns: FileColumn[],
   mode: Mode,
   range?: StagingRange | number,
+  /** rising: the rows' keys rise strictly as they lie (src/keyrange.ts): no key twice, no sort needed */
+  opts: { rising?: boolean } = {},
 ): string {
   const from =
     range === undefined
@@ -130,9 +132,10 @@ export function mergeSql(
             SELECT count(*)::int8 AS inserted, 0::int8 AS updated FROM m`;
   }
   const stagingKey = key.map((k) => stagedName(loaded, k));
-  const latest =
-    `SELECT DISTINCT ON (${stagingKey.join(', ')}) ${select.join(', ')} FROM ${from} ` +
-    `ORDER BY ${stagingKey.join(', ')}, ${quoteIdent(BATCH_COL)} DESC, ${quoteIdent(ORD_COL)} DESC`;
+  const latest = opts.rising
+    ? `SELECT ${select.join(', ')} FROM ${from}`
+    : `SELECT DISTINCT ON (${stagingKey.join(', ')}) ${select.join(', ')} FROM ${from} ` +
+      `ORDER BY ${stagingKey.join(', ')}, ${quoteIdent(BATCH_COL)} DESC, ${quoteIdent(ORD_COL)} DESC`;
   const conflict = `ON CONFLICT (${key.map(quoteIdent).join(', ')})`;
   const updatable = updatableColumns(key, loaded);
   if (mode === 'insert-only' || updatable.length === 0) {
@@ -176,15 +179,24 @@ function updatableColumns(key: string[], loaded: Loaded[]): Loaded[] {
  * of the server's CPU by run (medians of 5 turns; single turns spread wider). The settings around it (one round
  * trip: SET LOCAL, the statement, RESET) keep the join probing the key's index row by row, as ON CONFLICT does,
  * where the planner would rather walk the target's whole index for each sub-batch (slower, more so as it grows). */
-export function landedUpsertSql(target: Target, batchSql: string, columns: FileColumn[], k: number): string {
+export function landedUpsertSql(
+  target: Target,
+  batchSql: string,
+  columns: FileColumn[],
+  k: number,
+  /** the sub-batch's keys rise strictly as its rows lie (src/keyrange.ts): read as they are, no DISTINCT ON */
+  rising = false,
+): string {
   const loaded = loadedColumns(columns);
   const key = target.key!;
   const updatable = updatableColumns(key, loaded);
   const stagingKey = key.map((k) => stagedName(loaded, k));
-  const latest =
-    `SELECT DISTINCT ON (${stagingKey.join(', ')}) ${loaded.map((c) => quoteIdent(c.stagingName)).join(', ')} ` +
-    `FROM ${batchSql} WHERE ${quoteIdent(BATCH_COL)} = ${batchNumber(k)} ` +
-    `ORDER BY ${stagingKey.join(', ')}, ${quoteIdent(ORD_COL)} DESC`;
+  const cols = loaded.map((c) => quoteIdent(c.stagingName)).join(', ');
+  const from = `FROM ${batchSql} WHERE ${quoteIdent(BATCH_COL)} = ${batchNumber(k)}`;
+  const latest = rising
+    ? `SELECT ${cols} ${from}`
+    : `SELECT DISTINCT ON (${stagingKey.join(', ')}) ${cols} ${from} ` +
+      `ORDER BY ${stagingKey.join(', ')}, ${quoteIdent(ORD_COL)} DESC`;
   const on = key.map((name, i) => `t.${quoteIdent(name)} = s.${stagingKey[i]!}`).join(' AND ');
   const set = updatable.map((c) => `${quoteIdent(c.target.name)} = s.${quoteIdent(c.stagingName)}`);
   const overriding = loaded.some((c) => c.target.identity === 'a') ? ' OVERRIDING SYSTEM VALUE' : '';

@@ -7,6 +7,7 @@
 // sub-batch, which then goes as its CSV bytes: the server parses it and reports its errors as it always has.
 // Pure: bytes in, bytes out.
 import { Kind, KIND_NAMES } from './types.js';
+import { keyRange, type KeyField, type KeyRange } from '../keyrange.js';
 import { Writer, viewOf } from '../parquet/writer.js';
 import {
   writeBool,
@@ -32,10 +33,12 @@ export interface CsvBinaryOptions {
    * in the sub-batch (the staging table's batch and ord columns, src/merge.ts), so the server evaluates no column
    * default per row */
   tag?: number;
+  /** a one-column integer key's field: finish() also reads the sub-batch's key range (`keys`, src/keyrange.ts) */
+  key?: KeyField;
 }
 
 export type CsvBinaryOutcome =
-  | { ok: true; data: Uint8Array; rows: number }
+  | { ok: true; data: Uint8Array; rows: number; keys?: KeyRange }
   /** not converted: `record` is 0-based in the sub-batch, `column` 0-based in the record (-1: the record) */
   | { ok: false; record: number; column: number; reason: string };
 
@@ -114,6 +117,8 @@ export class CsvBinaryEncoder {
   rows = 0;
   /** newlines inside the sub-batch's quoted fields so far (its physical lines = rows + this, line endings aside) */
   newlines = 0;
+  /** after finish(), with CsvBinaryOptions.key: the sub-batch's key range (undefined: no row, or a NULL key) */
+  keys: KeyRange | undefined;
 
   constructor(opts: CsvBinaryOptions) {
     this.opts = opts;
@@ -134,7 +139,7 @@ export class CsvBinaryEncoder {
       this.bv = NO_BYTES;
       return { ok: false, record: step.record, column: step.column, reason: step.reason };
     }
-    return { ok: true, data: this.finish(), rows: this.rows };
+    return { ok: true, data: this.finish(), rows: this.rows, keys: this.keys };
   }
 
   /** Starts a sub-batch: its output in a buffer of `size` bytes (grown as needed), or in `into` when that holds it. */
@@ -199,6 +204,7 @@ export class CsvBinaryEncoder {
     o.i16(0xffff);
     const data = new Uint8Array(o.buf.buffer, o.buf.byteOffset, o.pos);
     this.o = new Writer(1024);
+    this.keys = this.opts.key && keyRange(data, this.opts.key);
     return data;
   }
 

@@ -12,8 +12,10 @@ import type { BatchSource } from '../copy.js';
 import type { Route } from '../feed.js';
 import { LoaderError } from '../errors.js';
 import type { CopyDialect, FileColumn } from '../merge.js';
+import type { Target } from '../catalog.js';
+import type { KeyField, KeyRange } from '../keyrange.js';
 import { outSize, type CsvBinaryOptions } from './encode.js';
-import { kindOf, type Kind } from './types.js';
+import { Kind, kindOf } from './types.js';
 
 export interface BinaryChoice {
   format: CopyFormat;
@@ -59,6 +61,21 @@ export function binaryOptions(
   };
 }
 
+/** The key whose range the converter reads for the merge as landed (src/landed.ts): a one-column key of smallint,
+ * integer or bigint that the file loads, when the file upserts or inserts only. */
+export function keyField(
+  target: Pick<Target, 'key' | 'mode'>,
+  columns: FileColumn[],
+  options: CsvBinaryOptions,
+): KeyField | undefined {
+  if ((target.mode !== 'upsert' && target.mode !== 'insert-only') || target.key?.length !== 1)
+    return undefined;
+  const field = columns.findIndex((c) => c.target?.name === target.key![0]);
+  const kind = options.kinds[field];
+  const size = kind === Kind.Int2 ? 2 : kind === Kind.Int4 ? 4 : kind === Kind.Int8 ? 8 : undefined;
+  return field >= 0 && size ? { field, size } : undefined;
+}
+
 /** What a converted sub-batch's COPY reports: how the sub-batch went, and why not binary. */
 export interface BinarySource extends BatchSource {
   format(): 'csv' | 'binary';
@@ -75,6 +92,8 @@ export function binarySource(
     options: CsvBinaryOptions;
     /** staging: the rows carry their sub-batch number and ordinal (CsvBinaryOptions.tag); read when converting */
     route?: Route;
+    /** staging: the key whose range the converter reads (keyField) */
+    key?: KeyField;
     signal: AbortSignal;
     /** the run's output buffers, reused */
     buffers?: BufferPool;
@@ -85,6 +104,7 @@ export function binarySource(
 ): BinarySource {
   let pending: Promise<EncodeResult> | undefined = converted && Promise.resolve(converted);
   let data: Uint8Array | undefined;
+  let keys: KeyRange | undefined;
   let tagged = false; // as the conversion under way, or done, was asked (the scan's never are)
   const convert = (): Promise<EncodeResult> =>
     (pending ??= (async () => {
@@ -102,7 +122,7 @@ export function binarySource(
         end: src.batch.end,
         bytes,
         into,
-        options: tagged ? { ...ctx.options, tag: src.batch.index } : ctx.options,
+        options: tagged ? { ...ctx.options, tag: src.batch.index, key: ctx.key } : ctx.options,
       };
       const transferList = (into ? [into] : []) as never;
       return (await ctx.workers.run(work, { signal: ctx.signal, transferList })) as EncodeResult;
@@ -113,9 +133,12 @@ export function binarySource(
     load: async () => {
       if (!converted?.ok) await src.load?.(); // converted by the scan: its CSV bytes (gzip: decompressed) unneeded
       const r = await convert();
-      if (r.ok) data = r.data;
-      else {
+      if (r.ok) {
+        data = r.data;
+        keys = tagged ? r.keys : undefined;
+      } else {
         data = undefined;
+        keys = undefined;
         ctx.onFallback(
           src,
           r.record >= 0 ? `record ${r.record + 1}${col(r.column, ctx.options)}: ${r.reason}` : r.reason,
@@ -125,6 +148,7 @@ export function binarySource(
     format: () => (data ? 'binary' : 'csv'),
     fromScan: () => data !== undefined && converted !== undefined,
     tagged: () => data !== undefined && tagged,
+    keys: () => (data !== undefined ? keys : undefined),
     open: () =>
       data ? Readable.from([Buffer.from(data.buffer, data.byteOffset, data.byteLength)]) : src.open(),
     bytes: () => src.bytes(),

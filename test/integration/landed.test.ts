@@ -59,6 +59,56 @@ describe('merging as the sub-batches land', () => {
     expect(await stagingLeft()).toBe(0);
   });
 
+  // The converter reads each sub-batch's key range (src/keyrange.ts): a sub-batch whose keys rise strictly is merged
+  // as it lies, one with a key twice or out of order inside it by DISTINCT ON; the order between sub-batches is
+  // checked from the ranges, exact past 2^53.
+  it('merges rising sub-batches as they lie and the others by DISTINCT ON, in one file, with exact results', async () => {
+    await env.db.query('CREATE TABLE up_mixed (id bigint PRIMARY KEY, v text)');
+    await env.db.query(`INSERT INTO up_mixed SELECT i, 'old' || i FROM generate_series(-4, 60, 2) i`);
+    const big = (d: number) => (9007199254740992n + BigInt(d)).toString();
+    const ids = [
+      ...range(-9, 0), // sub-batch 0: rising through zero
+      ...[11, 12, 13, 14, 15, 15, 16, 17, 18, 19], // 1: 15 twice, the later wins
+      ...range(21, 30).reverse(), // 2: falling inside, all above sub-batch 1
+      ...range(31, 40), // 3: rising
+      ...[big(1), big(3), big(2), big(4), big(6), big(5), big(7), big(9), big(8), big(10)], // 4: 2^53 + d, not rising
+      ...[big(11), big(12), big(13), big(14), big(15), big(16), big(17), big(18), big(19), big(20)], // 5: rising
+    ];
+    const f = await keyed('mixed.csv', 'x', ids);
+    const r = ok(await env.load('up_mixed', [f], { batchSize: 10, internalConcurrency: 2 }));
+    expect([r.mergedAsLanded, r.mergedBy, r.subBatches]).toEqual([true, 'MERGE', 6]);
+    // 59 distinct keys: -4, -2, 0, 12, 14, 16, 18, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40 were there (17 updated)
+    expect(await counts(f)).toEqual([60, 42, 17, 1]);
+    const v = await env.rows<{ id: string; v: string }>(
+      `SELECT id::text, v FROM up_mixed WHERE id IN (-9, 0, 15, 21, 30, 40, 42, ${big(2)}, ${big(3)}, ${big(20)}) ORDER BY id`,
+    );
+    expect(v.map((x) => `${x.id}=${x.v}`)).toEqual([
+      '-9=x-9.0',
+      '0=x0.9',
+      '15=x15.15',
+      '21=x21.29',
+      '30=x30.20',
+      '40=x40.39',
+      '42=old42',
+      `${big(2)}=x${big(2)}.42`,
+      `${big(3)}=x${big(3)}.41`,
+      `${big(20)}=x${big(20)}.59`,
+    ]);
+    expect(await env.num('SELECT count(*) FROM up_mixed')).toBe(33 + 42);
+    expect(await stagingLeft()).toBe(0);
+  });
+
+  it('falls back to the one merge when a sub-batch starts at the key the one before ended with', async () => {
+    await env.db.query('CREATE TABLE up_edge (id bigint PRIMARY KEY, v text)');
+    await env.db.query(`INSERT INTO up_edge SELECT i, 'old' || i FROM generate_series(1, 30, 5) i`);
+    const f = await keyed('edge.csv', 'e', [...range(1, 10), ...range(10, 19), ...range(20, 29)]);
+    const r = ok(await env.load('up_edge', [f], { batchSize: 10, internalConcurrency: 2 }));
+    expect(r.mergedAsLanded).toBeUndefined();
+    expect(await counts(f)).toEqual([30, 23, 6, 1]);
+    const v = await env.rows<{ v: string }>('SELECT v FROM up_edge WHERE id IN (9, 10, 11) ORDER BY id');
+    expect(v.map((x) => x.v)).toEqual(['e9.8', 'e10.10', 'e11.11']);
+  });
+
   it('merges the sub-batches past those with tables of their own from staging itself, the same way', async () => {
     await env.db.query('CREATE TABLE up_many (id bigint PRIMARY KEY, v text)');
     await env.db.query(`INSERT INTO up_many SELECT i, 'old' || i FROM generate_series(0, 1200, 3) i`);

@@ -56,6 +56,46 @@ describe('upsert', () => {
     expect([a?.rows_read, a?.rows_inserted, a?.rows_updated]).toEqual(['100', '75', '25']);
   });
 
+  it('merges as it lands sub-batches with a key twice or falling inside them, by either statement, the same rows', async () => {
+    await env.db.query(`CREATE TABLE rise_mixed (id int PRIMARY KEY, v text);
+      INSERT INTO rise_mixed SELECT i, 'old' FROM generate_series(0, 60, 5) i`);
+    // sub-batches of 10: 0-9; 10-18 with 15 twice (the later wins); 29 down to 20; 30-39 rising
+    const ids = [...Array.from({ length: 16 }, (_, i) => i), 15, 16, 17, 18];
+    ids.push(
+      ...Array.from({ length: 10 }, (_, i) => 29 - i),
+      ...Array.from({ length: 10 }, (_, i) => 30 + i),
+    );
+    const f = await env.dir.write(
+      'rise_mixed.csv',
+      csv(
+        'id,v',
+        ids.map((id, k) => [id, `n${k}`]),
+      ),
+    );
+    const r = await env.load('rise_mixed', [f], { batchSize: 10, internalConcurrency: 2 });
+    expect(r.exitCode).toBe(0);
+    expect(r.files[0]?.mergedAsLanded).toBe(true);
+    const [a] = await auditOf(f);
+    expect([a?.rows_read, a?.rows_inserted, a?.rows_updated, a?.rows_skipped]).toEqual([
+      '40',
+      '31',
+      '8',
+      '1',
+    ]);
+    const v = await env.rows<{ id: number; v: string }>(
+      'SELECT id, v FROM rise_mixed WHERE id IN (14, 15, 16, 20, 29, 39, 45) ORDER BY id',
+    );
+    expect(v.map((x) => `${x.id}=${x.v}`)).toEqual([
+      '14=n14',
+      '15=n16',
+      '16=n17',
+      '20=n29',
+      '29=n20',
+      '39=n39',
+      '45=old',
+    ]);
+  });
+
   it('resolves a key repeated in one file to its last occurrence, across sub-batches finishing in any order', async () => {
     await env.db.query('CREATE TABLE last_wins (id int PRIMARY KEY, v int, batch_hint text)');
     // 60 rows, keys 0..6 repeating; with batchSize 2 the repeats fall in different sub-batches.

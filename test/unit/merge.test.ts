@@ -273,4 +273,29 @@ describe('the merge as sub-batches land (src/landed.ts)', () => {
     expect(sql).toMatch(/; RESET enable_hashjoin; RESET enable_mergejoin$/);
     expect(sql).not.toContain('junk');
   });
+
+  it('reads a sub-batch whose keys rise strictly as it lies: no DISTINCT ON, no sort, the same merge otherwise', () => {
+    const sorted = landedUpsertSql(t, `ONLY ${STG}`, cols, 40, true);
+    expect(sorted).toContain(
+      `USING (SELECT "id", "Full ""Name""", "amount" FROM ONLY ${STG} WHERE "${BATCH_COL}" = 40) AS s ON`,
+    );
+    expect(sorted).not.toContain('DISTINCT');
+    expect(sorted).not.toContain('ORDER BY');
+    expect(
+      sorted
+        .replace(`USING (SELECT "id"`, `USING (SELECT DISTINCT ON ("id") "id"`)
+        .replace(`= 40) AS s`, `= 40 ORDER BY "id", "${ORD_COL}" DESC) AS s`),
+    ).toBe(landedUpsertSql(t, `ONLY ${STG}`, cols, 40));
+    const sortedIns = oneLine(mergeSql(t, STG, cols, 'insert-only', 7, { rising: true }));
+    expect(sortedIns).toContain(
+      `SELECT "id", "Full ""Name""", "amount" FROM ${STG} WHERE "${BATCH_COL}" = 7 ON CONFLICT`,
+    );
+    expect(sortedIns).not.toContain('DISTINCT');
+    const sortedUp = oneLine(mergeSql(t, STG, cols, 'upsert', 7, { rising: true }));
+    expect(
+      sortedUp
+        .replace(`SELECT "id"`, `SELECT DISTINCT ON ("id") "id"`)
+        .replace(` ON CONFLICT`, ` ORDER BY "id", "${BATCH_COL}" DESC, "${ORD_COL}" DESC ON CONFLICT`),
+    ).toBe(oneLine(mergeSql(t, STG, cols, 'upsert', 7)));
+  });
 });
