@@ -410,6 +410,7 @@ export async function loadFile(
         })
       : undefined;
     const copyOne = async (source: BatchSource): Promise<void> => {
+      await landed?.room(source.batch.index, ctx.internalConcurrency, signal);
       const into = batchTable(source.batch.index);
       const { copy, binarySql, taggedSql } = copyStatements(into.sql);
       try {

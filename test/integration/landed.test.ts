@@ -98,6 +98,28 @@ describe('merging as the sub-batches land', () => {
     expect(await stagingLeft()).toBe(0);
   });
 
+  it('paces the COPYs to the merge: a sub-batch starts at most --internal-concurrency past the one merging', async () => {
+    // a slow merge (a statement trigger: INSERT ... ON CONFLICT then) that notes the staging tables made so far
+    await env.db.query(`CREATE TABLE up_paced (id int PRIMARY KEY, v text);
+      CREATE TABLE up_paced_seen (n serial, tables int);
+      CREATE FUNCTION up_paced_f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        INSERT INTO up_paced_seen (tables) SELECT count(*) FROM pg_tables WHERE tablename LIKE 'loader_stg%';
+        PERFORM pg_sleep(0.1); RETURN NULL; END $$;
+      CREATE TRIGGER up_paced_t BEFORE INSERT ON up_paced FOR EACH STATEMENT EXECUTE FUNCTION up_paced_f()`);
+    const f = await keyed('paced.csv', 'p', range(1, 120));
+    const r = ok(await env.load('up_paced', [f], { batchSize: 10, internalConcurrency: 2 }));
+    expect([r.mergedAsLanded, r.mergedBy, r.subBatches]).toEqual([true, 'INSERT', 12]);
+    expect(await counts(f)).toEqual([120, 120, 0, 0]);
+    // merging sub-batch k: staging and the tables of sub-batches 0 to k + 2 at most (unpaced, all 12 were there
+    // by the second merge: a COPY of 10 rows takes milliseconds)
+    const seen = (await env.rows<{ tables: number }>('SELECT tables FROM up_paced_seen ORDER BY n')).map(
+      (x) => x.tables,
+    );
+    expect(seen).toHaveLength(12);
+    seen.forEach((tables, k) => expect(tables, `merging sub-batch ${k}`).toBeLessThanOrEqual(k + 4));
+    expect(seen[11]).toBe(13);
+  });
+
   it('falls back to the one merge when a sub-batch starts at the key the one before ended with', async () => {
     await env.db.query('CREATE TABLE up_edge (id bigint PRIMARY KEY, v text)');
     await env.db.query(`INSERT INTO up_edge SELECT i, 'old' || i FROM generate_series(1, 30, 5) i`);
