@@ -1,4 +1,5 @@
-// The range of a one-column integer key over a sub-batch's COPY BINARY bytes, read by the worker that wrote them:
+// The range of a one-column integer key over a sub-batch's COPY BINARY bytes (read by the worker that converted a
+// CSV sub-batch, or by the main thread for a Parquet slice):
 // the merge as landed (src/landed.ts) checks a sub-batch's keys against the ones before from it instead of reading
 // the sub-batch's table for its smallest and largest key, and merges a sub-batch whose keys rise strictly (no key
 // twice, already in key order) without DISTINCT ON's sort. Both were about a sixth of the merge's CPU on the
@@ -18,13 +19,28 @@ export interface KeyField {
   size: 2 | 4 | 8;
 }
 
+const SIGNATURE = [0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00]; // PGCOPY\n\377\r\n\0
 const HEADER = 11 + 4 + 4; // signature, flags, header extension length (then the extension itself)
+const SIZES: Record<string, KeyField['size']> = { smallint: 2, integer: 4, bigint: 8 };
+
+/** The key whose range is read for the merge as landed (src/landed.ts): a one-column key of smallint, integer or
+ * bigint that the file loads (its place among the COPY's columns), when the file upserts or inserts only. */
+export function keyField(
+  target: { key?: string[] | undefined; mode: string },
+  columns: { target?: { name: string; type: string } | undefined }[],
+): KeyField | undefined {
+  if ((target.mode !== 'upsert' && target.mode !== 'insert-only') || target.key?.length !== 1)
+    return undefined;
+  const field = columns.findIndex((c) => c.target?.name === target.key![0]);
+  const size = SIZES[columns[field]?.target?.type ?? ''];
+  return field >= 0 && size ? { field, size } : undefined;
+}
 
 /** The key range of COPY BINARY `data` (header, tuples, trailer), or undefined when there is no row, a key is NULL,
  * or the bytes are not what the writer writes (a field of another width where the key should be). */
 export function keyRange(data: Uint8Array, key: KeyField): KeyRange | undefined {
   const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  if (data.length < HEADER + 2) return undefined;
+  if (data.length < HEADER + 2 || SIGNATURE.some((b, i) => data[i] !== b)) return undefined;
   let p = HEADER + v.getInt32(15);
   // int8 compared as its two halves (no BigInt per row): hi signed, lo unsigned; int2 and int4 in hi alone
   let minHi = 0;

@@ -29,7 +29,8 @@ import {
 } from './scan.js';
 import { GzipRanges } from './gzip.js';
 import { decoderName, sniff } from './sniff.js';
-import { binaryOptions, binarySource, keyField } from './csvbin/source.js';
+import { binaryOptions, binarySource } from './csvbin/source.js';
+import { keyField } from './keyrange.js';
 import type { Logger } from 'pino';
 
 /** A file that is not loaded, on purpose: already loaded, in progress elsewhere, still being written. */
@@ -192,7 +193,7 @@ export async function prepare(
     columns,
     path,
   );
-  const key = bin && keyField(target, columns, bin);
+  const key = bin && keyField(target, columns);
   const sources = !bin
     ? csvSources
     : (b: SubBatchRange, converted?: EncodeResult) =>

@@ -12,10 +12,9 @@ import type { BatchSource } from '../copy.js';
 import type { Route } from '../feed.js';
 import { LoaderError } from '../errors.js';
 import type { CopyDialect, FileColumn } from '../merge.js';
-import type { Target } from '../catalog.js';
 import type { KeyField, KeyRange } from '../keyrange.js';
 import { outSize, type CsvBinaryOptions } from './encode.js';
-import { Kind, kindOf } from './types.js';
+import { kindOf, type Kind } from './types.js';
 
 export interface BinaryChoice {
   format: CopyFormat;
@@ -61,21 +60,6 @@ export function binaryOptions(
   };
 }
 
-/** The key whose range the converter reads for the merge as landed (src/landed.ts): a one-column key of smallint,
- * integer or bigint that the file loads, when the file upserts or inserts only. */
-export function keyField(
-  target: Pick<Target, 'key' | 'mode'>,
-  columns: FileColumn[],
-  options: CsvBinaryOptions,
-): KeyField | undefined {
-  if ((target.mode !== 'upsert' && target.mode !== 'insert-only') || target.key?.length !== 1)
-    return undefined;
-  const field = columns.findIndex((c) => c.target?.name === target.key![0]);
-  const kind = options.kinds[field];
-  const size = kind === Kind.Int2 ? 2 : kind === Kind.Int4 ? 4 : kind === Kind.Int8 ? 8 : undefined;
-  return field >= 0 && size ? { field, size } : undefined;
-}
-
 /** What a converted sub-batch's COPY reports: how the sub-batch went, and why not binary. */
 export interface BinarySource extends BatchSource {
   format(): 'csv' | 'binary';
@@ -92,7 +76,7 @@ export function binarySource(
     options: CsvBinaryOptions;
     /** staging: the rows carry their sub-batch number and ordinal (CsvBinaryOptions.tag); read when converting */
     route?: Route;
-    /** staging: the key whose range the converter reads (keyField) */
+    /** staging: the key whose range the converter reads (src/keyrange.ts, keyField) */
     key?: KeyField;
     signal: AbortSignal;
     /** the run's output buffers, reused */

@@ -12,6 +12,7 @@ import type { Detected } from '../detect.js';
 import { LoaderError } from '../errors.js';
 import type { CopyDialect, FileColumn } from '../merge.js';
 import type { ScanResult, SubBatchRange } from '../scan.js';
+import { keyField, keyRange, type KeyField, type KeyRange } from '../keyrange.js';
 import { GroupDecode, type Decoded, type GroupContext, type SliceBytes } from './group.js';
 import { planFile, type ColumnPlan } from './mapping.js';
 import type { ParquetPool } from './pool.js';
@@ -135,6 +136,8 @@ export async function prepareParquet(
     stats.maxSlicesHeld = Math.max(stats.maxSlicesHeld, slicesHeld);
   };
   const gctx: GroupContext = { pool, signal, path, record, hold, slices: countSlices };
+  // staging with a one-column integer key: each slice's key range, for the merge as landed (src/keyrange.ts)
+  const key = plan.encoding === 'binary' ? keyField(target, columns) : undefined;
   let firstRow = 0;
   footer.rowGroups.forEach((g, rowGroup) => {
     const task: DecodeTask = {
@@ -174,7 +177,7 @@ export async function prepareParquet(
       // reject-rows renders rows of the slice alone, its share of the group's bytes admitted by --memory-limit
       const slice: DecodeTask = { ...task, offset, limit, cut: undefined, firstRow: firstRow + offset };
       const bytes = Math.ceil((g.bytes * limit) / g.rows);
-      sources.push(sliceSource(group, k, slice, bytes, batch, gctx));
+      sources.push(sliceSource(group, k, slice, bytes, batch, gctx, key));
     });
     firstRow += g.rows;
   });
@@ -205,9 +208,11 @@ function sliceSource(
   bytes: number,
   batch: SubBatchRange,
   ctx: GroupContext,
+  key?: KeyField,
 ): ParquetSource {
   const { pool, signal, path, hold } = ctx;
   let held: SliceBytes | undefined;
+  let keys: { of: SliceBytes; range: KeyRange | undefined } | undefined;
   const load = async (): Promise<Buffer> => {
     held = await group.get(k);
     return held.buf;
@@ -239,6 +244,11 @@ function sliceSource(
       group.release(k, copied);
     },
     open: () => Readable.from([held?.buf ?? Buffer.alloc(0)]),
+    keys: () => {
+      if (!held || !key) return undefined;
+      if (keys?.of !== held) keys = { of: held, range: keyRange(held.buf, key) };
+      return keys.range;
+    },
     // Binary bytes cannot be re-read as CSV records: the error keeps COPY's row number instead.
     bytes: async () => {
       if (task.encoding === 'binary') throw new Error('binary COPY: no record text');

@@ -377,6 +377,46 @@ describe('Parquet files', () => {
     expect(audit.map((x) => [x.status, x.rows_read])).toEqual([['succeeded', '3']]);
   });
 
+  it('upserts merged as the slices land: rising slices as they lie, one with a key twice or falling by DISTINCT ON', async () => {
+    await env.db.query(`CREATE TABLE up_slices (id bigint PRIMARY KEY, v text);
+      INSERT INTO up_slices SELECT i, 'old' FROM generate_series(4, 40, 4) i`);
+    // slices of 10: 1-10; 11-19 with 15 twice (the later wins); 29 down to 20; 30-39
+    const list = [...Array.from({ length: 15 }, (_, i) => i + 1), 15, 16, 17, 18, 19];
+    list.push(
+      ...Array.from({ length: 10 }, (_, i) => 29 - i),
+      ...Array.from({ length: 10 }, (_, i) => 30 + i),
+    );
+    const f = await parquet(
+      'up_slices.parquet',
+      `SELECT id::BIGINT AS id, 'p' || id || '.' || k AS v FROM (SELECT unnest([${list.join(',')}]) AS id, ` +
+        `unnest(range(${list.length})) AS k) ORDER BY k`,
+    );
+    const r = await env.load('up_slices', [f], { batchSize: 10, internalConcurrency: 2 });
+    expect(r.exitCode).toBe(0);
+    const v17 = (await env.num(`SELECT current_setting('server_version_num')::int`)) >= 170000;
+    expect([r.files[0]?.mergedAsLanded, r.files[0]?.mergedBy, r.files[0]?.subBatches]).toEqual([
+      true,
+      v17 ? 'MERGE' : 'INSERT',
+      4,
+    ]);
+    expect(r.files.map((x) => [x.rowsRead, x.rowsInserted, x.rowsUpdated, x.rowsSkipped])).toEqual([
+      [40, 30, 9, 1],
+    ]);
+    const got = await env.rows<{ id: string; v: string }>(
+      'SELECT id, v FROM up_slices WHERE id IN (1, 15, 16, 20, 29, 36, 39, 40) ORDER BY id',
+    );
+    expect(got.map((x) => `${x.id}=${x.v}`)).toEqual([
+      '1=p1.0',
+      '15=p15.15',
+      '16=p16.16',
+      '20=p20.29',
+      '29=p29.20',
+      '36=p36.36',
+      '39=p39.39',
+      '40=old',
+    ]);
+  });
+
   it('reads every codec DuckDB writes: uncompressed, snappy, gzip, zstd, brotli, lz4', async () => {
     await env.db.query('CREATE TABLE codecs (codec text, id int, v text)');
     const codecs = ['uncompressed', 'snappy', 'gzip', 'zstd', 'brotli', 'lz4', 'lz4_raw'];

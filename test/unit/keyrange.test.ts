@@ -3,9 +3,8 @@
 // is not a JavaScript number, and undefined (the server's check then) for anything it cannot vouch for.
 import { describe, expect, it } from 'vitest';
 import { CsvBinaryEncoder, type CsvBinaryOptions } from '../../src/csvbin/encode.js';
-import { keyField } from '../../src/csvbin/source.js';
 import { Kind } from '../../src/csvbin/types.js';
-import { keyRange, type KeyField } from '../../src/keyrange.js';
+import { keyField, keyRange, type KeyField } from '../../src/keyrange.js';
 import { Writer } from '../../src/parquet/writer.js';
 
 const opts = (kinds: Kind[], key?: KeyField, tag?: number): CsvBinaryOptions => ({
@@ -85,29 +84,26 @@ describe('keyRange', () => {
     expect(keyRange(data, { field: 0, size: 8 })).toBeUndefined(); // an int4 where an int8 should be
     expect(keyRange(data, { field: 1, size: 4 })).toBeUndefined(); // no such field
     expect(keyRange(data.subarray(0, data.length - 2), { field: 0, size: 4 })).toBeUndefined(); // cut short
+    expect(keyRange(Buffer.from('1,a\n2,b\n3,c\n4,d\n5,e\n6,f\n'), { field: 0, size: 4 })).toBeUndefined(); // CSV
   });
 });
 
 describe('keyField', () => {
-  const col = (name: string, type: string) =>
-    ({ source: name, stagingName: name, target: { name, type } }) as never;
-  const o = opts([Kind.Text, Kind.Int8]);
-  const cols = [col('name', 'text'), col('id', 'bigint')];
+  const col = (name: string, type: string) => ({ target: { name, type } });
+  const cols = [col('name', 'text'), col('id', 'bigint'), col('small', 'smallint'), col('n', 'integer')];
 
-  it('names a one-column integer key the file loads, for upsert and insert-only', () => {
-    expect(keyField({ key: ['id'], mode: 'upsert' }, cols, o)).toEqual({ field: 1, size: 8 });
-    expect(keyField({ key: ['id'], mode: 'insert-only' }, cols, o)).toEqual({ field: 1, size: 8 });
-    expect(keyField({ key: ['id'], mode: 'upsert' }, cols, opts([Kind.Text, Kind.Int2]))).toEqual({
-      field: 1,
-      size: 2,
-    });
+  it('names a one-column integer key the file loads, its place and width, for upsert and insert-only', () => {
+    expect(keyField({ key: ['id'], mode: 'upsert' }, cols)).toEqual({ field: 1, size: 8 });
+    expect(keyField({ key: ['id'], mode: 'insert-only' }, cols)).toEqual({ field: 1, size: 8 });
+    expect(keyField({ key: ['small'], mode: 'upsert' }, cols)).toEqual({ field: 2, size: 2 });
+    expect(keyField({ key: ['n'], mode: 'upsert' }, cols)).toEqual({ field: 3, size: 4 });
   });
 
   it('none for append and replace, a key of two columns or another type, or a key the file lacks', () => {
-    expect(keyField({ key: ['id'], mode: 'append' }, cols, o)).toBeUndefined();
-    expect(keyField({ key: ['id'], mode: 'replace' }, cols, o)).toBeUndefined();
-    expect(keyField({ key: ['id', 'name'], mode: 'upsert' }, cols, o)).toBeUndefined();
-    expect(keyField({ key: ['name'], mode: 'upsert' }, cols, o)).toBeUndefined();
-    expect(keyField({ key: ['other'], mode: 'upsert' }, cols, o)).toBeUndefined();
+    expect(keyField({ key: ['id'], mode: 'append' }, cols)).toBeUndefined();
+    expect(keyField({ key: ['id'], mode: 'replace' }, cols)).toBeUndefined();
+    expect(keyField({ key: ['id', 'name'], mode: 'upsert' }, cols)).toBeUndefined();
+    expect(keyField({ key: ['name'], mode: 'upsert' }, cols)).toBeUndefined();
+    expect(keyField({ key: ['other'], mode: 'upsert' }, [...cols, { target: undefined }])).toBeUndefined();
   });
 });
