@@ -2,6 +2,7 @@
 // encoded strings and large strings (LargeUtf8); and --memory-limit (row groups admitted by their footer size, a
 // group larger than the limit admitted alone) and the recycling of worker threads past a wasm memory mark.
 import { writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import {
   Dictionary,
@@ -130,8 +131,11 @@ describe('--memory-limit and worker recycling', () => {
     const r = await env.load('recycled', [file], { internalConcurrency: 4, wasmMemoryMarkBytes: 1 });
     const f = r.files[0]!;
     expect(f.error).toBeUndefined();
-    expect(f.parquet?.recycledThreads).toBe(groups); // every task passed a 1-byte mark
-    expect(f.parquet?.threads).toBe(groups); // so each row group ran on a fresh thread
+    // Every task passes a 1-byte mark, so its thread is replaced after it: more threads ran the groups than the pool
+    // ever holds at once (2 on 2 cores). Not one per group: Piscina may hand a thread its next task before the main
+    // thread has read the last result and terminated it (ParquetPool.run), and then that thread runs two.
+    expect(f.parquet?.recycledThreads).toBeGreaterThanOrEqual(Math.min(groups, f.parquet!.threads) - 1);
+    expect(f.parquet?.threads).toBeGreaterThan(Math.min(availableParallelism(), 4));
     expect(await env.num('SELECT count(DISTINCT id) FROM recycled')).toBe(groups * groupRows);
   });
 });
