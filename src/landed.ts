@@ -85,7 +85,7 @@ export class LandedMerge {
   private readonly landed = new Map<number, KeyRange | undefined>();
   private total: number | undefined;
   private stopped = false;
-  /** sub-batches merged so far, while the merge transaction is open (pacing: room()); undefined before and after */
+  /** sub-batches merged so far, from the merge's turn until it ends (pacing: room()); undefined before and after */
   private merged: number | undefined;
   private readonly waiting = new Set<() => void>();
   private wake: (() => void) | undefined;
@@ -132,7 +132,7 @@ export class LandedMerge {
     return this.done;
   }
 
-  /** Resolves when sub-batch k may start its COPY: while the merge transaction is open, once k is at most `ahead`
+  /** Resolves when sub-batch k may start its COPY: from the merge's turn on, once k is at most `ahead`
    * past the sub-batch being merged. The merge (one backend) is the file's slowest part: COPYs further ahead only
    * take CPU from it where the loader and the server share cores (the bench's upsert on 2 cores, by hand: 6.1 to
    * 6.2 s against 6.5 to 6.6 unpaced), and pile up in staging. Before the merge's turn, and once it ended, at once. */
@@ -198,12 +198,12 @@ export class LandedMerge {
     // a failing file does not wait for the files before it to finish
     await Promise.race([job.turn(), new Promise<void>((r) => (this.halt = r))]);
     if (this.stopped) throw new NotMerged('stopped');
+    this.pace(0); // paced from the turn on, not only once the connection is open: the first COPYs are quick
     const key = job.mode === 'append' ? undefined : orderKey(job.target, job.columns);
     await withClient(job.pool, (client) =>
       inTransaction(client, async () => {
         const merged = { inserted: 0, updated: 0 };
         let hi: string | null = null;
-        this.pace(0);
         for (let k = 0; await this.next(k); k++) {
           const keys = this.landed.get(k);
           if (key && keys) {
