@@ -1,9 +1,8 @@
-// The range of a one-column integer key over a sub-batch's COPY BINARY bytes (read by the worker that converted a
-// CSV sub-batch, or by the main thread for a Parquet slice):
-// the merge as landed (src/landed.ts) checks a sub-batch's keys against the ones before from it instead of reading
-// the sub-batch's table for its smallest and largest key, and merges a sub-batch whose keys rise strictly (no key
-// twice, already in key order) without DISTINCT ON's sort. Both were about a sixth of the merge's CPU on the
-// bench's upsert (`perf record` of the merging backend). Pure: bytes in, the range out.
+// The range of a one-column integer key over a sub-batch's COPY BINARY bytes, read by the worker that converted a
+// CSV sub-batch or by the main thread for a Parquet slice. With it the merge as landed (src/landed.ts) checks that a
+// sub-batch's keys follow the earlier ones without reading its table, and merges a sub-batch whose keys rise
+// strictly (no key twice, already in key order) without DISTINCT ON's sort: the two were about a sixth of the
+// merging backend's CPU on the bench's upsert (`perf record`). Pure: bytes in, the range out.
 
 /** A sub-batch's smallest and largest key (canonical integer text, as PostgreSQL prints them), and whether every
  * key is above the one before it in the sub-batch (file order). */
