@@ -4,6 +4,8 @@
 // strictly (no key twice, already in key order) without DISTINCT ON's sort: the two were about a sixth of the
 // merging backend's CPU on the bench's upsert (`perf record`). Pure: bytes in, the range out.
 
+import { COPY_SIGNATURE } from './parquet/writer.js';
+
 /** A sub-batch's smallest and largest key (canonical integer text, as PostgreSQL prints them), and whether every
  * key is above the one before it in the sub-batch (file order). */
 export interface KeyRange {
@@ -18,7 +20,6 @@ export interface KeyField {
   size: 2 | 4 | 8;
 }
 
-const SIGNATURE = [0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00]; // PGCOPY\n\377\r\n\0
 const HEADER = 11 + 4 + 4; // signature, flags, header extension length (then the extension itself)
 const SIZES: Record<string, KeyField['size']> = { smallint: 2, integer: 4, bigint: 8 };
 
@@ -39,7 +40,7 @@ export function keyField(
  * or the bytes are not what the writer writes (a field of another width where the key should be). */
 export function keyRange(data: Uint8Array, key: KeyField): KeyRange | undefined {
   const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  if (data.length < HEADER + 2 || SIGNATURE.some((b, i) => data[i] !== b)) return undefined;
+  if (data.length < HEADER + 2 || COPY_SIGNATURE.some((b, i) => data[i] !== b)) return undefined;
   let p = HEADER + v.getInt32(15);
   // int8 compared as its two halves (no BigInt per row): hi signed, lo unsigned; int2 and int4 in hi alone
   let minHi = 0;

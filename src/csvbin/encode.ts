@@ -8,7 +8,7 @@
 // Pure: bytes in, bytes out.
 import { Kind, KIND_NAMES } from './types.js';
 import { keyRange, type KeyField, type KeyRange } from '../keyrange.js';
-import { Writer, viewOf } from '../parquet/writer.js';
+import { COPY_SIGNATURE, Writer, viewOf } from '../parquet/writer.js';
 import {
   writeBool,
   writeDate,
@@ -67,7 +67,6 @@ function noStop(v: number, below: number, dw: number, qw: number): boolean {
   if (below !== -1) return !hasBelow(v, below);
   return !hasZero(v ^ dw) && !hasZero(v ^ qw) && !hasZero(v ^ NL_WORD) && !hasZero(v ^ CR_WORD);
 }
-const SIGNATURE = [0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00]; // PGCOPY\n\377\r\n\0
 
 /** The output buffer's first size for `n` input bytes. */
 export function outSize(n: number): number {
@@ -148,7 +147,7 @@ export class CsvBinaryEncoder {
     this.crlf = undefined;
     this.rows = 0;
     this.newlines = 0;
-    for (const b of SIGNATURE) o.buf[o.pos++] = b;
+    for (const b of COPY_SIGNATURE) o.buf[o.pos++] = b;
     o.i32(0); // flags
     o.i32(0); // header extension length
   }

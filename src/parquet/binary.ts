@@ -22,7 +22,7 @@ import {
   uuidString,
   type Value,
 } from './values.js';
-import { Writer, writeNumeric, writeNumericScaled } from './writer.js';
+import { COPY_SIGNATURE, Writer, writeNumeric, writeNumericScaled } from './writer.js';
 
 export { Writer, writeNumeric, writeNumericScaled };
 
@@ -39,7 +39,6 @@ export class EncodeError extends Error {
   }
 }
 
-const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const PG_EPOCH_US_N = BigInt(PG_EPOCH_US);
 const INT8_MIN = -(2n ** 63n);
 const INT8_MAX = 2n ** 63n - 1n;
@@ -202,7 +201,7 @@ export class BinaryEncoder {
     private readonly rejecting = false,
     private readonly direct = true,
   ) {
-    this.w.bytes(SIGNATURE);
+    this.w.bytes(COPY_SIGNATURE);
     this.w.i32(0); // flags
     this.w.i32(0); // header extension length
   }

@@ -15,8 +15,8 @@ import {
 } from '../reject.js';
 import type { ParquetSource } from './source.js';
 import { TEXT_DIALECT } from './text.js';
+import { COPY_SIGNATURE } from './writer.js';
 
-const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const TRAILER = Buffer.from([0xff, 0xff]);
 const QUOTE = { quote: TEXT_DIALECT.quote.charCodeAt(0), escape: TEXT_DIALECT.escape.charCodeAt(0) };
 
@@ -34,11 +34,11 @@ export function splitTuples(buf: Uint8Array): Tuples {
   const bad = (why: string, at: number): never => {
     throw new Error(`not a COPY BINARY stream: ${why} at byte ${at}`);
   };
-  if (b.length < SIGNATURE.length + 8 || !b.subarray(0, SIGNATURE.length).equals(SIGNATURE))
+  if (b.length < COPY_SIGNATURE.length + 8 || !b.subarray(0, COPY_SIGNATURE.length).equals(COPY_SIGNATURE))
     bad('no signature', 0);
-  const ext = b.readInt32BE(SIGNATURE.length + 4);
-  const header = SIGNATURE.length + 8 + ext;
-  if (ext < 0 || header > b.length) bad('bad header extension', SIGNATURE.length + 4);
+  const ext = b.readInt32BE(COPY_SIGNATURE.length + 4);
+  const header = COPY_SIGNATURE.length + 8 + ext;
+  if (ext < 0 || header > b.length) bad('bad header extension', COPY_SIGNATURE.length + 4);
   const bounds = [header];
   let pos = header;
   for (;;) {

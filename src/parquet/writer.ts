@@ -3,6 +3,9 @@
 // each writer is a bounds check and a DataView call; nothing on this path allocates per value.
 import { decimalString } from './values.js';
 
+/** The signature every COPY BINARY stream opens with; then an int32 of flags and the header extension's length. */
+export const COPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+
 /** A growable byte buffer with big-endian writers; lengths are back-patched. */
 export class Writer {
   buf: Buffer;
