@@ -226,7 +226,6 @@ export class LandedMerge {
           merged.updated += Number(rows[0]?.updated ?? 0);
           this.pace(k + 1);
         }
-        this.pace(undefined);
         if (this.stopped) throw new NotMerged('stopped');
         await job.finish(client, merged);
       }),

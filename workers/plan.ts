@@ -249,7 +249,7 @@ async function convertBatch(task: ConvertTask): Promise<ConvertResult> {
     let result: EncodeResult;
     let cut: number;
     if (step.kind === 'rows') {
-      result = { ok: true, data: enc.finish(), rows: enc.rows, keys: enc.keys };
+      result = { ok: true, data: enc.finish(), rows: enc.rows };
       cut = step.at;
       batch.records = enc.rows;
       line += enc.rows + enc.newlines;

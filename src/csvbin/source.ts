@@ -119,7 +119,7 @@ export function binarySource(
       const r = await convert();
       if (r.ok) {
         data = r.data;
-        keys = tagged ? r.keys : undefined;
+        keys = r.keys;
       } else {
         data = undefined;
         keys = undefined;

@@ -12,7 +12,7 @@ import type { Detected } from '../detect.js';
 import { LoaderError } from '../errors.js';
 import type { CopyDialect, FileColumn } from '../merge.js';
 import type { ScanResult, SubBatchRange } from '../scan.js';
-import { keyField, keyRange, type KeyField, type KeyRange } from '../keyrange.js';
+import { keyField, keyRange, type KeyField } from '../keyrange.js';
 import { GroupDecode, type Decoded, type GroupContext, type SliceBytes } from './group.js';
 import { planFile, type ColumnPlan } from './mapping.js';
 import type { ParquetPool } from './pool.js';
@@ -212,7 +212,6 @@ function sliceSource(
 ): ParquetSource {
   const { pool, signal, path, hold } = ctx;
   let held: SliceBytes | undefined;
-  let keys: { of: SliceBytes; range: KeyRange | undefined } | undefined;
   const load = async (): Promise<Buffer> => {
     held = await group.get(k);
     return held.buf;
@@ -244,11 +243,7 @@ function sliceSource(
       group.release(k, copied);
     },
     open: () => Readable.from([held?.buf ?? Buffer.alloc(0)]),
-    keys: () => {
-      if (!held || !key) return undefined;
-      if (keys?.of !== held) keys = { of: held, range: keyRange(held.buf, key) };
-      return keys.range;
-    },
+    keys: () => (held && key ? keyRange(held.buf, key) : undefined),
     // Binary bytes cannot be re-read as CSV records: the error keeps COPY's row number instead.
     bytes: async () => {
       if (task.encoding === 'binary') throw new Error('binary COPY: no record text');
