@@ -90,6 +90,7 @@ export function fixtures(): Array<[string, Uint8Array | string]> {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   await mkdir(FIXTURES_DIR, { recursive: true });
-  for (const [name, bytes] of fixtures()) await writeFile(join(FIXTURES_DIR, name), bytes);
-  console.log(`wrote ${fixtures().length} files to ${FIXTURES_DIR}`);
+  const files = fixtures();
+  for (const [name, bytes] of files) await writeFile(join(FIXTURES_DIR, name), bytes);
+  console.log(`wrote ${files.length} files to ${FIXTURES_DIR}`);
 }
