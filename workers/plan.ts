@@ -6,10 +6,10 @@
 // are COPYed in order (the direct path). `encode`: one sub-batch converted to COPY BINARY. Errors come back as
 // data.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { CsvBinaryEncoder, type CsvBinaryOptions, type CsvBinaryOutcome } from '../src/csvbin/encode.js';
 import { CsvScanError, newlinesIn, RecordScanner, type ScanResult, type SubBatchRange } from '../src/scan.js';
@@ -58,17 +58,29 @@ export type PlanEnd =
 
 export type PlanMessage = { batch: SubBatchRange } | { end: PlanEnd };
 
+/** The hash's read buffer, one per thread, used again by every file it hashes. */
+let hashBuffer: Buffer | undefined;
+
+/** Read synchronously into one buffer used again (a worker has nothing else to do meanwhile): 0.6 of the CPU time
+ * of a read stream's fresh 1 MB chunks, measured over the bench's 8 files (182 against 290 to 304 ms for 269 MB). */
 async function hash(task: HashTask): Promise<HashResult> {
   const h = createHash('sha256');
   let fileBytes = 0;
+  let fd: number | undefined;
   try {
-    for await (const chunk of createReadStream(task.path, { highWaterMark: 1 << 20 })) {
-      h.update(chunk as Buffer);
-      fileBytes += (chunk as Buffer).length;
+    const buf = (hashBuffer ??= Buffer.allocUnsafeSlow(256 << 10));
+    fd = openSync(task.path, 'r');
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      h.update(n === buf.length ? buf : buf.subarray(0, n));
+      fileBytes += n;
     }
     return { ok: true, sha256: h.digest('hex'), fileBytes };
   } catch (err) {
     return { ok: false, kind: 'read', message: (err as Error).message };
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
@@ -181,8 +193,16 @@ const READ_CHUNK = 1 << 20;
 
 /** A window on a file's bytes from `pos`: filled chunk by chunk, dropped from the front as they are converted. */
 class Window {
-  buf = Buffer.allocUnsafeSlow(2 * READ_CHUNK);
+  /** the last task's buffer, used again (fresh 2 MB per task cost their pages' first touch) */
+  private static spare: Buffer | undefined;
+  buf = Window.take();
   len = 0;
+
+  private static take(): Buffer {
+    const b = Window.spare ?? Buffer.allocUnsafeSlow(2 * READ_CHUNK);
+    Window.spare = undefined;
+    return b;
+  }
   eof = false;
   constructor(
     /** reads up to `length` bytes at file offset `position` into buf at `offset`: how many (0: the end) */
@@ -201,6 +221,11 @@ class Window {
     this.len += bytesRead;
   }
 
+  /** Gives the buffer back for the thread's next task (nothing of it is held after the task). */
+  release(): void {
+    Window.spare = this.buf;
+  }
+
   drop(n: number): void {
     this.buf.copyWithin(0, n, this.len);
     this.pos += n;
@@ -210,7 +235,8 @@ class Window {
 
 async function convertBatch(task: ConvertTask): Promise<ConvertResult> {
   const { options } = task;
-  let fh: FileHandle | undefined;
+  let fd: number | undefined;
+  let w: Window | undefined;
   try {
     let read: (buf: Buffer, offset: number, length: number, position: number) => Promise<number>;
     const given = task.bytes;
@@ -224,10 +250,12 @@ async function convertBatch(task: ConvertTask): Promise<ConvertResult> {
         return Promise.resolve(n);
       };
     } else {
-      const f = (fh = await open(task.path, 'r'));
-      read = async (buf, offset, length, position) => (await f.read(buf, offset, length, position)).bytesRead;
+      // read synchronously: the thread has nothing else to do meanwhile, and a read through libuv's pool costs two
+      // thread hand-offs per chunk
+      const f = (fd = openSync(task.path, 'r'));
+      read = (buf, offset, length, position) => Promise.resolve(readSync(f, buf, offset, length, position));
     }
-    const w = new Window(read, task.start);
+    w = new Window(read, task.start);
     await w.fill();
     if (w.len === 0) return { ok: true, next: task.start, nextLine: task.line, end: true };
     const enc = new CsvBinaryEncoder(options);
@@ -278,7 +306,8 @@ async function convertBatch(task: ConvertTask): Promise<ConvertResult> {
     if (err instanceof CsvScanError) return { ok: false, kind: 'csv', message: err.message, line: err.line };
     return { ok: false, kind: 'read', message: (err as Error).message };
   } finally {
-    await fh?.close().catch(() => {});
+    w?.release();
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
