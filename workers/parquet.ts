@@ -4,8 +4,7 @@
 // the main thread (transferred) as soon as it is encoded, a few ahead of the COPYs at most. Errors come back as data.
 // Set-up is paid once per thread, not per task: the wasm module is instantiated when this module loads, and the
 // last file opened (its footer parsed) stays open for the thread's next row group of the same file.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { hashFile } from './thread.js'; // first: its start-up runs before the rest is compiled
 import { stat } from 'node:fs/promises';
 import { threadId, type MessagePort } from 'node:worker_threads';
 import type { Data, RecordBatch, Schema, Table } from 'apache-arrow';
@@ -97,17 +96,13 @@ export type DecodeResult =
 const now = (): number => performance.timeOrigin + performance.now();
 
 export async function plan(task: ParquetPlanTask): Promise<ParquetPlanResult> {
-  const hash = createHash('sha256');
-  let fileBytes = 0;
+  let sha256: string;
+  let fileBytes: number;
   try {
-    for await (const chunk of createReadStream(task.path, { highWaterMark: 1 << 20 })) {
-      hash.update(chunk as Buffer);
-      fileBytes += (chunk as Buffer).length;
-    }
+    ({ sha256, fileBytes } = hashFile(task.path));
   } catch (err) {
     return { ok: false, message: (err as Error).message };
   }
-  const sha256 = hash.digest('hex');
   try {
     const { file } = await openCached(task.path); // kept open: this thread likely decodes the file's first row group
     return { ok: true, sha256, fileBytes, footer: readFooter(file) };
