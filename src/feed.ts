@@ -16,7 +16,7 @@ import type {
   PlanWork,
 } from '../workers/plan.js';
 import { outSize } from './csvbin/encode.js';
-import type { BufferPool } from './csvbin/source.js';
+import { received, type BufferPool } from './csvbin/source.js';
 import type { BatchSource } from './copy.js';
 import { LoaderError } from './errors.js';
 import { GzipRanges } from './gzip.js';
@@ -156,7 +156,7 @@ export class BatchFeed {
   ): void {
     let at = c.start;
     let line = c.line;
-    let size = outSize(1 << 20);
+    let size = outSize(c.estimate ?? 1 << 20); // then the last sub-batch's
     let records = 0;
     let running = false;
     // gzip: the decompressed bytes are handed to each task, about a sub-batch's worth (twice as many when short)
@@ -179,8 +179,11 @@ export class BatchFeed {
           bytes: given?.bytes,
           last: given?.last,
         };
-        const transferList = [into, given?.bytes.buffer].filter((b) => b !== undefined);
+        const transferList = given ? [given.bytes.buffer] : [];
         const r = (await workers.run(work, { signal, transferList: transferList as never })) as ConvertResult;
+        if (r.ok && !('short' in r) && r.cut)
+          return { ...r, cut: { ...r.cut, result: received(r.cut.result, into, c.buffers) } };
+        if (into) c.buffers?.give(into);
         if (!('short' in r)) return r;
         want *= 2;
       }

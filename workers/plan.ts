@@ -144,10 +144,10 @@ export interface ConvertTask {
   index: number;
   batchSize: number;
   options: CsvBinaryOptions;
-  /** the output's first size (the last sub-batch's), and a buffer to write into when it holds that, transferred in
-   * (given back by an earlier sub-batch) */
+  /** the output's first size (the last sub-batch's), and a buffer to write into when it holds that, shared with
+   * the main thread (the run's BufferPool) */
   size: number;
-  into?: ArrayBuffer;
+  into?: SharedArrayBuffer;
   /** gzip (no reading at an offset): the decompressed bytes from `start` on, handed in; `last`: they run to the
    * file's end (else a sub-batch that runs past them comes back `short`, to be sent again with more) */
   bytes?: Uint8Array;
@@ -280,8 +280,9 @@ async function convertBatch(task: ConvertTask): Promise<ConvertResult> {
     }
     batch.end = w.pos + cut;
     const end = w.eof && cut === w.len;
+    result = sendBack(result, task.into);
     const out: ConvertResult = { ok: true, cut: { batch, result }, next: batch.end, nextLine: line, end };
-    return result.ok
+    return result.ok && result.shared === undefined
       ? (move({ [transferableSymbol]: [result.data.buffer], [valueSymbol]: out }) as unknown as ConvertResult)
       : out;
   } catch (err) {
@@ -324,8 +325,8 @@ export interface EncodeTask {
   end: number;
   /** the sub-batch's bytes when the file cannot be read at an offset (gzip) */
   bytes?: Uint8Array;
-  /** a buffer to write into, transferred in (given back by an earlier sub-batch) */
-  into?: ArrayBuffer;
+  /** a buffer to write into, shared with the main thread (the run's BufferPool) */
+  into?: SharedArrayBuffer;
   options: CsvBinaryOptions;
 }
 
@@ -357,7 +358,18 @@ async function encodeBatch(task: EncodeTask): Promise<EncodeResult> {
       return { ok: false, record: -1, column: -1, reason: (err as Error).message };
     }
   }
-  const out = new CsvBinaryEncoder(task.options).encode(buf, task.into);
-  if (!out.ok) return out;
+  const out = sendBack(new CsvBinaryEncoder(task.options).encode(buf, task.into), task.into);
+  if (!out.ok || out.shared !== undefined) return out;
   return move({ [transferableSymbol]: [out.data.buffer], [valueSymbol]: out }) as unknown as EncodeResult;
+}
+
+const NO_DATA = new Uint8Array(0);
+
+/** A converted sub-batch on its way back: bytes written into the task's shared buffer stay there (the main thread
+ * views them in its own handle on it: no transfer, and nothing new for its collector, where each sub-batch's bytes
+ * arriving as a buffer of their own had counted as fresh external memory and brought on a full collection every few
+ * sub-batches); bytes that outgrew it go transferred, as their own buffer. */
+function sendBack<T extends CsvBinaryOutcome>(r: T, into: SharedArrayBuffer | undefined): T {
+  if (!r.ok || !into || r.data.buffer !== into) return r;
+  return { ...r, data: NO_DATA, shared: r.data.byteLength };
 }

@@ -38,7 +38,15 @@ export interface CsvBinaryOptions {
 }
 
 export type CsvBinaryOutcome =
-  | { ok: true; data: Uint8Array; rows: number; keys?: KeyRange }
+  | {
+      ok: true;
+      data: Uint8Array;
+      rows: number;
+      keys?: KeyRange;
+      /** from a worker: the bytes are the first `shared` of the task's shared buffer (`into`), not in `data`
+       * (empty) until the main thread views them there (src/csvbin/source.ts, received()) */
+      shared?: number;
+    }
   /** not converted: `record` is 0-based in the sub-batch, `column` 0-based in the record (-1: the record) */
   | { ok: false; record: number; column: number; reason: string };
 
@@ -131,7 +139,7 @@ export class CsvBinaryEncoder {
 
   /** Converts the records of `buf` (whole records, no header). The bytes come back in a buffer of their own
    * (transferable): about `buf`'s size for typical data, room for 10% more before it grows. */
-  encode(buf: Buffer, into?: ArrayBuffer): CsvBinaryOutcome {
+  encode(buf: Buffer, into?: ArrayBufferLike): CsvBinaryOutcome {
     this.begin(outSize(buf.length), into);
     const step = this.more(buf, 0, buf.length, Number.POSITIVE_INFINITY, true);
     if (step.kind === 'gaveUp') {
@@ -142,7 +150,7 @@ export class CsvBinaryEncoder {
   }
 
   /** Starts a sub-batch: its output in a buffer of `size` bytes (grown as needed), or in `into` when that holds it. */
-  begin(size: number, into?: ArrayBuffer): void {
+  begin(size: number, into?: ArrayBufferLike): void {
     const o = (this.o = new Writer(Math.max(1024, size), into));
     this.crlf = undefined;
     this.rows = 0;

@@ -108,8 +108,11 @@ export function binarySource(
         into,
         options: tagged ? { ...ctx.options, tag: src.batch.index, key: ctx.key } : ctx.options,
       };
-      const transferList = (into ? [into] : []) as never;
-      return (await ctx.workers.run(work, { signal: ctx.signal, transferList })) as EncodeResult;
+      return received(
+        (await ctx.workers.run(work, { signal: ctx.signal })) as EncodeResult,
+        into,
+        ctx.buffers,
+      );
     })());
   return {
     batch: src.batch,
@@ -138,7 +141,7 @@ export function binarySource(
     bytes: () => src.bytes(),
     release: () => {
       // its COPY is over: the buffer serves a later sub-batch
-      if (data) ctx.buffers?.give(data.buffer as ArrayBuffer);
+      if (data) ctx.buffers?.give(data.buffer);
       data = undefined;
       converted = undefined; // converted again (by a worker of its own) should a retry need it
       pending = undefined;
@@ -151,19 +154,47 @@ function col(c: number, o: CsvBinaryOptions): string {
   return c >= 0 && c < o.kinds.length ? `, field ${c + 1}` : '';
 }
 
-/** Output buffers handed to the converter's workers and given back once their sub-batch's COPY is done: a run
- * reuses a few instead of allocating (page-faulting and collecting) one per sub-batch. */
+/** A worker's converted sub-batch as the main thread keeps it: bytes the worker left in the shared buffer `into`
+ * viewed there, in the main thread's own handle on it; `into` given back at once when they are not in it. */
+export function received(
+  r: EncodeResult,
+  into: SharedArrayBuffer | undefined,
+  pool: BufferPool | undefined,
+): EncodeResult {
+  if (r.ok && r.shared !== undefined && into) {
+    const { shared, ...rest } = r;
+    return { ...rest, data: new Uint8Array(into, 0, shared) };
+  }
+  if (into) pool?.give(into);
+  return r;
+}
+
+const MiB = 1 << 20;
+
+/** Output buffers shared with the converter's workers, given back once their sub-batch's COPY is done: a run
+ * reuses a few instead of allocating (page-faulting and collecting) one per sub-batch, and, shared, they never
+ * change hands: the bytes a worker writes are read where they lie. */
 export class BufferPool {
-  private readonly free: ArrayBuffer[] = [];
+  private readonly free: SharedArrayBuffer[] = [];
   constructor(private readonly keep = 4) {}
 
-  /** a free buffer of at least `min` bytes, or undefined */
-  take(min: number): ArrayBuffer | undefined {
+  /** a free buffer of at least `min` bytes, or a new one */
+  take(min: number): SharedArrayBuffer {
     const i = this.free.findIndex((b) => b.byteLength >= min);
-    return i < 0 ? undefined : this.free.splice(i, 1)[0];
+    if (i >= 0) return this.free.splice(i, 1)[0]!;
+    return new SharedArrayBuffer(Math.ceil(min / MiB) * MiB);
   }
 
-  give(b: ArrayBuffer): void {
-    if (this.free.length < this.keep) this.free.push(b);
+  /** kept for a later sub-batch, up to `keep` of them (the largest); a worker's own buffer is not kept */
+  give(b: ArrayBufferLike): void {
+    if (!(b instanceof SharedArrayBuffer)) return;
+    if (this.free.length < this.keep) {
+      this.free.push(b);
+      return;
+    }
+    let small = 0;
+    for (let k = 1; k < this.free.length; k++)
+      if (this.free[k]!.byteLength < this.free[small]!.byteLength) small = k;
+    if (this.free[small]!.byteLength < b.byteLength) this.free[small] = b;
   }
 }

@@ -12,7 +12,7 @@ export class Writer {
   view: DataView;
   pos = 0;
   /** `into`: a buffer to write into when it holds `size` bytes (one given back after an earlier COPY) */
-  constructor(size = 1 << 16, into?: ArrayBuffer) {
+  constructor(size = 1 << 16, into?: ArrayBufferLike) {
     this.buf = into && into.byteLength >= size ? Buffer.from(into) : Buffer.allocUnsafeSlow(size);
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
