@@ -362,6 +362,40 @@ describe('the record scan that converts (one pass, past the sample)', () => {
   });
 });
 
+describe("the converted bytes in the run's shared buffers", () => {
+  // The workers write each sub-batch into a SharedArrayBuffer of the run's pool and the main thread COPYs it from
+  // there; a buffer goes back to the pool once its COPY is done and serves a later sub-batch, of any file. Many
+  // small sub-batches of four files at once (buffers of 1 MB, each used many times, several in use together): a
+  // buffer handed out again too soon would show as rows of one sub-batch twice and another's missing.
+  const distinct = (f: number, n: number) =>
+    file(Array.from({ length: n }, (_, k) => ({ i8: String(f * 1_000_000 + k), t: `file ${f} row ${k}` })));
+
+  it('keeps every row of several files converted at once, direct and staged', async () => {
+    const files = await Promise.all(
+      [0, 1, 2, 3].map((f) => env.dir.write(`shared_${f}.csv`, distinct(f, 3000))),
+    );
+    for (const t of ['shared_text', 'shared_direct', 'shared_staged'])
+      await env.db.query(`CREATE TABLE ${t} (${COLUMNS})`);
+    const text = await env.load('shared_text', files, { batchSize: 60, copyFormat: 'text' });
+    expect(text.exitCode).toBe(0);
+    const opts = { batchSize: 60, concurrency: 4, internalConcurrency: 3, force: true };
+    const direct = await env.load('shared_direct', files, opts);
+    const staged = await env.load('shared_staged', files, { ...opts, direct: false });
+    for (const r of [direct, staged]) {
+      expect(r.exitCode, JSON.stringify(r.files.map((f) => f.error))).toBe(0);
+      for (const f of r.files) {
+        expect(f.subBatches).toBe(50);
+        expect(f.binarySubBatches).toBe(50);
+      }
+    }
+    expect(direct.files.every((f) => f.scanConverted === 50)).toBe(true);
+    const want = await contents('shared_text');
+    expect(want).toHaveLength(12_000);
+    expect(await contents('shared_direct')).toEqual(want);
+    expect(await contents('shared_staged')).toEqual(want);
+  });
+});
+
 describe('upsert of binary rows (tagged with their sub-batch and order by the converter)', () => {
   /** A file of id,v records (v: the tag, the id and the record's place in the file). */
   const keyed = (name: string, tag: string, ids: number[]) =>
