@@ -1,7 +1,7 @@
 // Parquet type mapping, pure and main-thread: the file's Arrow fields (described as plain data by the worker) and
 // the target's column types (from the catalog) give one plan per file column, or a COLUMNS error naming the
 // column, the Parquet type and the target type before any row is sent. Also decides binary vs text COPY.
-import { LoaderError } from '../errors.js';
+import { LoaderError } from '../loader-error.js';
 import type { FileColumn } from '../merge.js';
 
 /** An Arrow field as the worker describes it: plain data, structured-clone safe. */
