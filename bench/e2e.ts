@@ -50,7 +50,8 @@ const USAGE = `npm run bench -- [options] [FILES...]
   --copy-formats LIST        CSV: auto (rows converted to COPY BINARY where the types allow), text (the CSV
                              bytes as they are), binary; default auto
   --runs N                   default 3
-  --base-cli PATH            also run each loader setting with another build's dist/src/cli.js (an A/B in turns)
+  --base-cli PATH            also run each loader setting with another build's dist/src/cli.js (an A/B in turns;
+                             staging settings pass it --no-direct: a build from 2026-12-02 on)
   --json FILE  --chart FILE.svg`;
 
 const { values: o, positionals } = parseArgs({
@@ -251,7 +252,8 @@ try {
         args.push('--copy-format', p.format);
         args.push('--internal-concurrency', String(p.internal), '--concurrency', String(p.concurrency));
         if (p.direct) args.push('--direct');
-        else if (tag === 'loader' && sc.mode === 'append') args.push('--no-direct'); // staging (direct is the default)
+        // staging (direct is the default), for the base build too: it ran such settings direct, from 9c968fd on
+        else if (sc.mode === 'append') args.push('--no-direct');
         args.push('--force', '--quiet', '--log-level', 'error', ...sc.files);
         await run({ name, kind: tag === 'base' ? 'baseline' : 'loader', params: p }, async () => [
           {

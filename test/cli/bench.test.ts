@@ -2,7 +2,7 @@
 // table, never the table itself, drops its scratch schema, and reports every setting with the same-turn pairs of an
 // A/B; a usage error exits 2 before it touches the server.
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onPath } from '../../bench/baselines.js';
@@ -99,6 +99,42 @@ describe('npm run bench against your own table', () => {
     expect(r.stdout).toMatch(
       /loader batch=50000 internal=1 against base batch=50000 internal=1: faster in [0-2] of 2 turns, \d+\.\d\d s \(\d+%\) (faster|slower) on average/,
     );
+  });
+
+  it('runs the base build with the same route as the loader: --no-direct for a staged append', async () => {
+    // a stand-in for another build's CLI that notes its arguments (and loads nothing)
+    const seen = join(dir.path, 'base-args.txt');
+    const fake = join(dir.path, 'fake-cli.mjs');
+    await writeFile(
+      fake,
+      `import { appendFileSync } from 'node:fs';\nappendFileSync(${JSON.stringify(seen)}, process.argv.slice(2).join(' ') + '\\n');\n`,
+    );
+    await db.query(BENCH_TABLE_DDL('appended'));
+    const file = join(dir.path, 'appended.csv');
+    await writeDataset([file], 500);
+    const r = await bench([
+      '--dsn',
+      db.dsn,
+      '--table',
+      'public.appended',
+      '--mode',
+      'append',
+      '--internal-concurrency',
+      '2',
+      '--direct',
+      'off,on',
+      '--runs',
+      '1',
+      '--base-cli',
+      fake,
+      file,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = (await readFile(seen, 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines.filter((l) => l.includes('--no-direct'))).toHaveLength(1); // the staged setting
+    expect(lines.filter((l) => / --direct( |$)/.test(l))).toHaveLength(1); // the direct one
+    expect(await db.query(`SELECT count(*)::int AS n FROM appended`)).toEqual([{ n: 0 }]);
   });
 
   it('exits 2 on a usage error, naming it, before it reaches the server', async () => {
