@@ -1,10 +1,11 @@
-// Piscina worker for Parquet: `plan` hashes the file and reads its footer; `decode` (the default) opens the file
-// itself, reads ONE row group (or a range of it) with parquet-wasm, once, and encodes it for COPY (binary, or the
-// CSV fallback) from the target's types, in one buffer per slice of `cut` rows (the sub-batches), each posted to
-// the main thread (transferred) as soon as it is encoded, a few ahead of the COPYs at most. Errors come back as data.
+// Piscina worker for Parquet: `plan` reads the file's footer (the main thread hashes the file meanwhile); `decode`
+// (the default) opens the file itself, reads ONE row group (or a range of it) with parquet-wasm, once, and encodes
+// it for COPY (binary, or the CSV fallback) from the target's types, in one buffer per slice of `cut` rows (the
+// sub-batches), each posted to the main thread (transferred) as soon as it is encoded, a few ahead of the COPYs at
+// most. Errors come back as data.
 // Set-up is paid once per thread, not per task: the wasm module is instantiated when this module loads, and the
 // last file opened (its footer parsed) stays open for the thread's next row group of the same file.
-import { hashFile } from './thread.js'; // first: its start-up runs before the rest is compiled
+import './thread.js'; // first: its start-up runs before the rest is compiled
 import { stat } from 'node:fs/promises';
 import { threadId, type MessagePort } from 'node:worker_threads';
 import type { Data, RecordBatch, Schema, Table } from 'apache-arrow';
@@ -20,9 +21,7 @@ export interface ParquetPlanTask {
   path: string;
 }
 
-export type ParquetPlanResult =
-  | { ok: true; sha256: string; fileBytes: number; footer: Footer }
-  | { ok: false; message: string; sha256?: string };
+export type ParquetPlanResult = { ok: true; footer: Footer } | { ok: false; message: string };
 
 export interface DecodeTask {
   path: string;
@@ -95,20 +94,14 @@ export type DecodeResult =
 
 const now = (): number => performance.timeOrigin + performance.now();
 
+/** The footer (the file's hash is the main thread's, read meanwhile: src/parquet/source.ts). */
 export async function plan(task: ParquetPlanTask): Promise<ParquetPlanResult> {
-  let sha256: string;
-  let fileBytes: number;
-  try {
-    ({ sha256, fileBytes } = hashFile(task.path));
-  } catch (err) {
-    return { ok: false, message: (err as Error).message };
-  }
   try {
     const { file } = await openCached(task.path); // kept open: this thread likely decodes the file's first row group
-    return { ok: true, sha256, fileBytes, footer: readFooter(file) };
+    return { ok: true, footer: readFooter(file) };
   } catch (err) {
     closeCached();
-    return { ok: false, sha256, message: `cannot read the Parquet footer: ${errText(err)}` };
+    return { ok: false, message: `cannot read the Parquet footer: ${errText(err)}` };
   }
 }
 

@@ -10,6 +10,7 @@ import type { BatchSource } from '../copy.js';
 import type { Route } from '../feed.js';
 import type { Detected } from '../detect.js';
 import { LoaderError } from '../errors.js';
+import { sha256Of } from '../hash.js';
 import type { CopyDialect, FileColumn } from '../merge.js';
 import type { ScanResult, SubBatchRange } from '../scan.js';
 import { keyField, keyRange, type KeyField } from '../keyrange.js';
@@ -77,9 +78,17 @@ export async function prepareParquet(
   const { config, target } = ctx;
   const pool = ctx.parquetWorkers;
   if (!pool) throw new LoaderError('INTERNAL', 'no Parquet worker pool');
+  // the hash here while a worker reads the footer (and, the first time, starts: its wasm and Arrow modules)
+  const hashing = sha256Of(path, signal);
+  hashing.catch(() => {}); // awaited below, whichever way the footer goes
   const planned = (await pool.run({ path }, { name: 'plan', signal })) as ParquetPlanResult;
-  if (planned.sha256) res.sha256 = planned.sha256;
-  if (!planned.ok) throw new LoaderError('READ', planned.message, { file: path });
+  if (!planned.ok) {
+    res.sha256 = await hashing.catch(() => null); // a file that is not Parquet still leaves its hash in the audit
+    throw new LoaderError('READ', planned.message, { file: path });
+  }
+  res.sha256 = await hashing.catch((err: Error) => {
+    throw signal.aborted ? err : new LoaderError('READ', err.message, { file: path });
+  });
   const { footer } = planned;
   res.rowsRead = footer.rows;
   const names = footer.fields.map((f) => f.name);

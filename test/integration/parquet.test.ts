@@ -1,6 +1,7 @@
 // Parquet against the real PostgreSQL, with files written at test time by DuckDB (another engine than the
 // parquet-wasm reader): every type mapping round-tripped (nulls included), many row groups decoded in parallel,
 // the COPY text fallback, conversions refused before any row is sent, corrupt files, upsert, codecs, detection.
+import { createHash } from 'node:crypto';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -339,6 +340,15 @@ describe('Parquet files', () => {
     expect([by[garbage]?.status, by[garbage]?.error?.code]).toEqual(['failed', 'READ']);
     expect([by[pages]?.status, by[pages]?.error?.code]).toEqual(['failed', 'READ']);
     expect(await env.num('SELECT count(*) FROM damaged')).toBe(100);
+    // every file's audit row has its content's sha256 (hashed by the main thread while a worker read the footer),
+    // the ones that failed too
+    const audit = await auditRows(env.db);
+    for (const f of [good, truncated, garbage, pages]) {
+      const want = createHash('sha256')
+        .update(await readFile(f))
+        .digest('hex');
+      expect(audit.filter((a) => a.file_path === f).map((a) => a.file_sha256)).toEqual([want]);
+    }
     // The worker threads survived: another file loads afterwards in the same run.
     const again = await parquet('d_again.parquet', `SELECT 1000 AS id, 'x' AS v`);
     const r2 = await env.load('damaged', [garbage, again], { concurrency: 1 });
