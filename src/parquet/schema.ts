@@ -1,7 +1,6 @@
 // Worker side of a Parquet file's plan: the footer read with parquet-wasm (row groups with their row counts and
 // byte sizes) and the Arrow schema described as plain data (FieldInfo) for the main thread's type mapping.
 // Only workers import this module: parquet-wasm's memory is per thread and never shrinks.
-import { openAsBlob } from 'node:fs';
 import type {
   DataType,
   DateUnit as DateUnitT,
@@ -12,6 +11,7 @@ import type {
 } from 'apache-arrow';
 import { ParquetFile } from 'parquet-wasm';
 import { arrow } from './arrow.js';
+import { fileBytes } from './filebytes.js';
 import type { FieldInfo } from './mapping.js';
 
 const { Precision, TimeUnit, DateUnit, Type, tableFromIPC } = arrow;
@@ -39,7 +39,7 @@ const UNITS = {
 } as const;
 
 export async function openParquet(path: string): Promise<ParquetFile> {
-  return ParquetFile.fromFile(await openAsBlob(path));
+  return ParquetFile.fromFile(fileBytes(path) as unknown as Blob);
 }
 
 /** The file's Arrow schema, as the reader gives its record batches (dictionaries, large strings included). */
